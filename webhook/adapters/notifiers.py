@@ -1,0 +1,120 @@
+"""Outbound result notifications: one ``Notifier`` per callback kind, picked by ``NotifierRouter``.
+
+The generic webhook is a JSON POST signed with Standard Webhooks headers (``webhook-id`` stable
+across retries, ``webhook-timestamp`` per attempt, ``webhook-signature`` ``v1,<base64>``).
+Redirects are never followed, and the host is re-checked at send time (allowlist, and the
+resolved addresses against link-local/metadata ranges, against DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import requests
+from standardwebhooks.webhooks import Webhook
+
+from ..core.callbacks import CallbackPolicy, is_forbidden_address
+from ..core.errors import CallbackRefused
+from ..core.ports import Notifier
+from ..core.triggers import AttemptResult, Delivery
+
+log = logging.getLogger("webhook.notifiers")
+
+USER_AGENT = "vcf-backup-webhook"
+
+
+def sign_standard_webhook(secret: str, msg_id: str, timestamp: int, body: str) -> str:
+    """``webhook-signature`` value for one attempt (``secret`` is ``whsec_<base64>``)."""
+    return Webhook(secret).sign(msg_id, datetime.fromtimestamp(timestamp, UTC), body)
+
+
+def resolves_to_forbidden(host: str, port: int) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False  # let the request itself fail and be retried
+    return any(is_forbidden_address(str(info[4][0])) for info in infos)
+
+
+def result_of_response(response: requests.Response) -> AttemptResult:
+    if 200 <= response.status_code < 300:
+        return AttemptResult(ok=True, status_code=response.status_code)
+    retry_after: float | None = None
+    header = response.headers.get("Retry-After")
+    if header and header.strip().isdigit():
+        retry_after = float(header.strip())
+    return AttemptResult(
+        ok=False,
+        status_code=response.status_code,
+        error=f"receiver answered {response.status_code}",
+        retry_after=retry_after,
+        # 410 Gone: the receiver says the endpoint is gone for good (Standard Webhooks).
+        permanent=response.status_code == 410,
+    )
+
+
+class WebhookNotifier:
+    """Signed JSON POST to the trigger's callbackUrl."""
+
+    def __init__(
+        self,
+        policy: CallbackPolicy,
+        signing_secret: str | None = None,
+        *,
+        timeout: float = 15.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.policy = policy
+        self._secret = signing_secret
+        self.timeout = timeout
+        self.session = session or requests.Session()
+
+    def send(self, delivery: Delivery) -> AttemptResult:
+        url = delivery.target.url
+        try:
+            self.policy.check(url)
+        except CallbackRefused as exc:
+            return AttemptResult(ok=False, error=exc.message, permanent=True)
+        parts = urlsplit(url)
+        if resolves_to_forbidden(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)):
+            return AttemptResult(ok=False, error="callback host resolves to a link-local or metadata address",
+                                 permanent=True)
+        body = json.dumps({"type": delivery.event.value, **delivery.body}, separators=(",", ":"))
+        timestamp = int(datetime.now(UTC).timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "webhook-id": delivery.id,
+            "webhook-timestamp": str(timestamp),
+        }
+        if self._secret:
+            headers["webhook-signature"] = sign_standard_webhook(self._secret, delivery.id, timestamp, body)
+        try:
+            response = self.session.post(url, data=body.encode(), headers=headers, timeout=self.timeout,
+                                         allow_redirects=False)
+        except requests.RequestException as exc:
+            return AttemptResult(ok=False, error=f"{type(exc).__name__} while calling the receiver")
+        return result_of_response(response)
+
+
+class NotifierRouter:
+    """Dispatches a delivery to the notifier registered for its callback kind."""
+
+    def __init__(self, notifiers: Mapping[str, Notifier]) -> None:
+        self.notifiers = dict(notifiers)
+
+    def send(self, delivery: Delivery) -> AttemptResult:
+        notifier = self.notifiers.get(delivery.target.kind)
+        if notifier is None:
+            return AttemptResult(ok=False, error=f"no notifier for callback kind {delivery.target.kind!r}",
+                                 permanent=True)
+        try:
+            return notifier.send(delivery)
+        except Exception as exc:  # a notifier bug must not wedge the delivery loop
+            log.exception("notifier failed", extra={"event": "delivery.notifier_failed"})
+            return AttemptResult(ok=False, error=f"notifier error: {type(exc).__name__}")

@@ -1,0 +1,58 @@
+"""``vcf-backup-webhook check``: what is configured (secrets masked), and whether it works."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .app import build_sddc_client, build_store
+from .core.errors import ServiceError
+from .settings import SECRET_FIELDS, Settings
+
+
+def describe_settings(settings: Settings) -> list[str]:
+    lines = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if name in SECRET_FIELDS:
+            shown = "(set, hidden)" if value else "(not set)"
+        else:
+            shown = repr(value)
+        lines.append(f"  VCFBACKUP_{name.upper()} = {shown}")
+    return lines
+
+
+def run_check(settings: Settings, echo: Callable[[str], None]) -> int:
+    problems: list[str] = []
+    echo("Configuration:")
+    for line in describe_settings(settings):
+        echo(line)
+    if not settings.api_tokens:
+        problems.append("No API tokens: every /v1/triggers request is refused. Set VCFBACKUP_API_TOKENS=name:token.")
+    if not settings.callback_allowed_hosts:
+        problems.append("No callback hosts allowed: every callbackUrl is refused. Set VCFBACKUP_CALLBACK_ALLOWED_HOSTS.")
+    if not settings.callback_signing_secret:
+        problems.append("Callbacks are unsigned. Set VCFBACKUP_CALLBACK_SIGNING_SECRET (whsec_<base64>).")
+    try:
+        build_store(settings).ping()
+        echo("Store: reachable")
+    except ServiceError as exc:
+        problems.append(f"Store: {exc.message} Check VCFBACKUP_DATABASE_URL.")
+    if not settings.sddc_url or not settings.sddc_username or not settings.sddc_password:
+        problems.append("SDDC Manager: set VCFBACKUP_SDDC_URL, VCFBACKUP_SDDC_USERNAME and VCFBACKUP_SDDC_PASSWORD.")
+    else:
+        client = build_sddc_client(settings)
+        try:
+            client.login()
+            echo(f"SDDC Manager: logged in to {settings.sddc_url} as {settings.sddc_username}")
+            config = client.backup_configuration()
+            if config.get("isConfigured"):
+                echo("SDDC Manager: backups are configured (isConfigured=true)")
+            else:
+                problems.append("SDDC Manager: backups are not configured (isConfigured=false). Configure an SFTP "
+                                "backup location and passphrase in SDDC Manager (Administration > Backup).")
+        except ServiceError as exc:
+            problems.append(f"SDDC Manager: {exc.message} -- {exc.remediation}")
+    for problem in problems:
+        echo(f"PROBLEM: {problem}")
+    echo("OK" if not problems else f"{len(problems)} problem(s) found")
+    return 0 if not problems else 1

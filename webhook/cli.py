@@ -1,0 +1,174 @@
+"""Command line: serve · worker · demo · simulator · check · trigger."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from . import __version__
+
+
+def load_settings(**overrides: Any) -> Any:
+    from .settings import Settings
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            click.echo(f"configuration error: VCFBACKUP_{field.upper()}: {err['msg']}", err=True)
+        sys.exit(78)  # EX_CONFIG
+
+
+@click.group()
+@click.version_option(__version__, prog_name="vcf-backup-webhook")
+def main() -> None:
+    """Take VMware Cloud Foundation SDDC Manager backups from Terraform, Alertmanager, Slack and scripts."""
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (default VCFBACKUP_HOST or 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default VCFBACKUP_PORT or 8080).")
+@click.option("--no-worker", is_flag=True, help="Run only the web side (run `worker` elsewhere).")
+def serve(host: str | None, port: int | None, no_worker: bool) -> None:
+    """Run a node: gunicorn for the web side plus a worker loop."""
+    from .gunicorn_app import run_gunicorn
+    from .logs import configure_logging
+
+    settings = load_settings(host=host, port=port)
+    configure_logging(settings.log_level)
+    load_app_once(settings)
+    child: subprocess.Popen[bytes] | None = None
+    if not no_worker:
+        child = subprocess.Popen([sys.executable, "-m", "webhook", "worker"], preexec_fn=_die_with_parent)
+    try:
+        run_gunicorn(settings)
+    finally:
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def load_app_once(settings: Any) -> None:
+    """Create the schema and fail fast on a bad database URL before forking web workers."""
+    from .app import build_store
+    from .core.errors import StoreUnavailable
+
+    try:
+        build_store(settings)
+    except StoreUnavailable as exc:
+        click.echo(f"error: {exc.message} -- {exc.remediation}", err=True)
+        sys.exit(1)
+
+
+def _die_with_parent() -> None:
+    # Linux: the worker gets SIGTERM if `serve` dies (even by kill -9), so no orphan holds leases.
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+@main.command()
+def worker() -> None:
+    """Run a worker loop alone (attach, submit, poll, deliver)."""
+    from .app import build_store, run_worker_loop
+    from .logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    run_worker_loop(settings, build_store(settings), stop)
+
+
+@main.command()
+@click.option("--port", type=int, default=8080, show_default=True, help="Port for the service (falls back to any).")
+@click.option("--backup-seconds", type=float, default=8.0, show_default=True, help="How long simulated backups take.")
+@click.option("--no-auto", is_flag=True, help="Do not fire a first trigger automatically.")
+@click.option("--once", is_flag=True, hidden=True, help="Exit after the first callback (used by the tests).")
+def demo(port: int, backup_seconds: float, no_auto: bool, once: bool) -> None:
+    """Simulator + service + callback receiver on loopback; prints curl commands."""
+    from .demo import run_demo
+
+    sys.exit(run_demo(port=port, backup_seconds=backup_seconds, auto=not no_auto, once=once,
+                      echo=lambda line: click.echo(line)))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=5443, show_default=True)
+@click.option("--username", default="admin@local", show_default=True)
+@click.option("--password", default="VMware123!VMware123!", show_default=False, help="Password to accept.")
+@click.option("--backup-seconds", type=float, default=5.0, show_default=True)
+@click.option("--outcome", type=click.Choice(["SUCCESSFUL", "FAILED"]), default="SUCCESSFUL", show_default=True)
+def simulator(host: str, port: int, username: str, password: str, backup_seconds: float, outcome: str) -> None:
+    """Run the embedded SDDC Manager simulator (same paths and JSON as SDDC Manager)."""
+    from .simulator import SimulatorConfig
+    from .simulator.server import serve_forever
+
+    serve_forever(SimulatorConfig(username=username, password=password, backup_seconds=backup_seconds,
+                                  outcome=outcome), host, port)
+
+
+@main.command()
+def check() -> None:
+    """Validate settings, log in to SDDC Manager, report whether backups are configured."""
+    from .check import run_check
+
+    sys.exit(run_check(load_settings(), echo=click.echo))
+
+
+@main.command()
+@click.option("--url", help="Service base URL (or VCFBACKUP_TRIGGER_URL).")
+@click.option("--token", help="API token (prefer VCFBACKUP_TRIGGER_TOKEN: command lines are visible to others).")
+@click.option("--element", "elements", multiple=True, help="BackupSpec resourceType (default SDDC_MANAGER).")
+@click.option("--reason", help="Why this backup is wanted (shown in the audit trail).")
+@click.option("--callback-url", help="Where the service posts the result.")
+@click.option("--idempotency-key", help="Same key from the same caller -> the same trigger, no second backup.")
+@click.option("--reuse-if-newer-than", help="Accept a SUCCESSFUL backup that ended this recently (e.g. 15m).")
+@click.option("--wait/--no-wait", default=False, help="Wait for the backup to end; exit 0 only on success.")
+@click.option("--timeout", type=float, default=3600.0, show_default=True, help="Seconds to wait at most.")
+def trigger(url: str | None, token: str | None, elements: tuple[str, ...], reason: str | None,
+            callback_url: str | None, idempotency_key: str | None, reuse_if_newer_than: str | None,
+            wait: bool, timeout: float) -> None:
+    """Ask the service for a backup. Exit codes: 0 ok, 1 failed, 2 timed out, 3 rejected, 4 unavailable."""
+    from .client import ExitCode, TriggerClient
+    from .settings import TriggerClientSettings
+
+    env = TriggerClientSettings()
+    url = url or env.trigger_url
+    token = token or (env.trigger_token.get_secret_value() if env.trigger_token else None)
+    if not url or not token:
+        click.echo("error: --url/VCFBACKUP_TRIGGER_URL and --token/VCFBACKUP_TRIGGER_TOKEN are required", err=True)
+        sys.exit(ExitCode.REJECTED)
+    body: dict[str, Any] = {}
+    if elements:
+        body["elements"] = [{"resourceType": e} for e in elements]
+    for key, value in (("reason", reason), ("callbackUrl", callback_url), ("idempotencyKey", idempotency_key),
+                       ("reuseIfNewerThan", reuse_if_newer_than)):
+        if value:
+            body[key] = value
+    client = TriggerClient(url, token, verify=env.trigger_ca_bundle or True)
+    outcome = client.run(body, wait=wait, timeout=timeout, progress=lambda m: click.echo(m, err=True))
+    click.echo(json.dumps(outcome.document, indent=2))
+    click.echo(outcome.message, err=True)
+    sys.exit(outcome.exit_code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))

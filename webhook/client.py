@@ -1,0 +1,106 @@
+"""A small client of the trigger API, for the ``trigger`` command (scripts, Terraform local-exec)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+
+class ExitCode:
+    SUCCESS = 0
+    FAILED = 1
+    TIMED_OUT = 2
+    REJECTED = 3
+    UNAVAILABLE = 4
+
+
+@dataclass
+class TriggerOutcome:
+    exit_code: int
+    document: dict[str, Any]
+    message: str
+
+
+class TriggerClient:
+    def __init__(self, base_url: str, token: str, *, verify: bool | str = True, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.session.headers["User-Agent"] = "vcf-backup-webhook-trigger"
+        self.session.verify = verify
+        self.timeout = timeout
+
+    def _request(self, method: str, path: str, *, wait: float | None = None, **kwargs: Any) -> requests.Response:
+        params = {"wait": f"{wait:.0f}"} if wait else None
+        return self.session.request(method, self.base_url + path, params=params,
+                                    timeout=self.timeout + (wait or 0), **kwargs)
+
+    def run(
+        self, body: dict[str, Any], *, wait: bool, timeout: float, progress: Callable[[str], None],
+    ) -> TriggerOutcome:
+        deadline = time.monotonic() + timeout
+        try:
+            response = self._request("POST", "/v1/triggers", json=body)
+        except requests.RequestException as exc:
+            return TriggerOutcome(ExitCode.UNAVAILABLE, {}, f"service unreachable: {type(exc).__name__}")
+        if response.status_code >= 400:
+            return _refused(response)
+        view = response.json()
+        progress(f"trigger {view['id']} accepted ({view['state']}); status: {view['statusUrl']}")
+        last = ""
+        while wait and view["state"] not in ("DONE", "SKIPPED"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return TriggerOutcome(ExitCode.TIMED_OUT, view.get("backup") or view,
+                                      f"gave up waiting after {timeout:.0f} s; the backup goes on: {view['statusUrl']}")
+            try:
+                response = self._request("GET", f"/v1/triggers/{view['id']}", wait=max(1.0, min(20.0, remaining)))
+            except requests.RequestException as exc:
+                progress(f"service unreachable ({type(exc).__name__}); retrying")
+                time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+                continue
+            if response.status_code >= 500:
+                progress(f"service answered {response.status_code}; retrying")
+                time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+                continue
+            if response.status_code >= 400:
+                return _refused(response)
+            view = response.json()
+            backup = view.get("backup") or {}
+            line = f"{view['state']} backup {backup.get('backupId', '-')} task {backup.get('id', '-')} {backup.get('status', '')}"
+            if line != last:
+                progress(line)
+                last = line
+        return _finished(view, waited=wait)
+
+
+def _refused(response: requests.Response) -> TriggerOutcome:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"message": response.text[:500]}
+    code = ExitCode.UNAVAILABLE if response.status_code >= 500 else ExitCode.REJECTED
+    text = f"{response.status_code} {body.get('errorCode', '')}: {body.get('message', '')}"
+    if body.get("remediationMessage"):
+        text += f" -- {body['remediationMessage']}"
+    return TriggerOutcome(code, body, text)
+
+
+def _finished(view: dict[str, Any], *, waited: bool) -> TriggerOutcome:
+    backup = view.get("backup") or {}
+    if not waited:
+        return TriggerOutcome(ExitCode.SUCCESS, view, f"trigger {view['id']} accepted")
+    if view["state"] == "SKIPPED":
+        return TriggerOutcome(ExitCode.SUCCESS, view, f"skipped: {view['trigger'].get('note')}")
+    status = backup.get("status", "")
+    if backup.get("outcome") == "success":
+        return TriggerOutcome(ExitCode.SUCCESS, backup, f"backup {status} (SDDC task {backup.get('id')})")
+    errors = "; ".join(
+        f"{e.get('message', '')} {('-- ' + e['remediationMessage']) if e.get('remediationMessage') else ''}".strip()
+        for e in backup.get("errors") or [])
+    code = ExitCode.TIMED_OUT if status == "TIMED_OUT" else ExitCode.FAILED
+    return TriggerOutcome(code, backup, f"backup {status}: {errors or 'no error detail'}")

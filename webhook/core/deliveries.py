@@ -1,0 +1,62 @@
+"""Result deliveries: what is owed to whom, and when to try again."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .results import result_document
+from .triggers import AttemptResult, Backup, Delivery, DeliveryEvent, DeliveryState, Trigger
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """Retry budget and backoff (exponential with jitter) for callbacks."""
+
+    budget_seconds: float = 6 * 3600
+    initial_backoff: float = 1.0
+    max_backoff: float = 300.0
+    # Notifier kinds that also want a message when the backup starts (Slack, run tasks).
+    started_event_kinds: frozenset[str] = frozenset({"slack", "tfc_run_task"})
+
+    def backoff(self, attempts: int, retry_after: float | None = None) -> float:
+        base = min(self.max_backoff, self.initial_backoff * (2 ** max(0, attempts - 1)))
+        delay = random.uniform(base / 2, base)  # noqa: S311 - jitter, not security
+        return max(delay, retry_after or 0.0)
+
+    def next_state(
+        self, delivery: Delivery, result: AttemptResult, now: datetime
+    ) -> tuple[DeliveryState, datetime | None]:
+        if result.ok:
+            return DeliveryState.DELIVERED, None
+        next_at = now + timedelta(seconds=self.backoff(len(delivery.attempts) + 1, result.retry_after))
+        if result.permanent or next_at > delivery.give_up_at:
+            return DeliveryState.GAVE_UP, None
+        return DeliveryState.PENDING, next_at
+
+
+def owed_deliveries(
+    triggers: list[Trigger], backup: Backup, event: DeliveryEvent, policy: DeliveryPolicy, now: datetime,
+    note: str | None = None,
+) -> list[Delivery]:
+    """One delivery per trigger that has a callback (and wants this event)."""
+    owed: list[Delivery] = []
+    for trigger in triggers:
+        target = trigger.callback
+        if target is None:
+            continue
+        if event is DeliveryEvent.STARTED and target.kind not in policy.started_event_kinds:
+            continue
+        owed.append(
+            Delivery(
+                trigger_id=trigger.id,
+                event=event,
+                target=target,
+                body=result_document(trigger, backup, note),
+                created_at=now,
+                next_attempt_at=now,
+                give_up_at=now + timedelta(seconds=policy.budget_seconds),
+            )
+        )
+    return owed

@@ -1,0 +1,144 @@
+"""Trigger, Backup and Delivery: the three records the service keeps, and their states.
+
+::
+
+    Trigger   ACCEPTED ─► ATTACHED(backup) ─► DONE(result)       SKIPPED (cooldown / duplicate), with the reason
+    Backup    SUBMITTING ─► IN_PROGRESS ─► SUCCESSFUL | FAILED | CANCELLED | TIMED_OUT     SUBMIT_FAILED(error)
+    Delivery  PENDING ─► DELIVERED | GAVE_UP (after the retry budget), every attempt recorded
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .models import BackupSpec, Error, Resource
+
+
+def new_id(prefix: str) -> str:
+    """Short, URL-safe, unguessable ids (``trg_…``, ``bkp_…``, ``dlv_…``)."""
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+class TriggerState(str, Enum):
+    ACCEPTED = "ACCEPTED"
+    ATTACHED = "ATTACHED"
+    DONE = "DONE"
+    SKIPPED = "SKIPPED"
+
+
+class BackupState(str, Enum):
+    SUBMITTING = "SUBMITTING"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCESSFUL = "SUCCESSFUL"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
+    SUBMIT_FAILED = "SUBMIT_FAILED"
+
+    @property
+    def is_active(self) -> bool:
+        return self in (BackupState.SUBMITTING, BackupState.IN_PROGRESS)
+
+    @property
+    def is_success(self) -> bool:
+        return self is BackupState.SUCCESSFUL
+
+
+class DeliveryState(str, Enum):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    GAVE_UP = "GAVE_UP"
+
+
+class DeliveryEvent(str, Enum):
+    STARTED = "backup.started"
+    COMPLETED = "backup.completed"
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(use_enum_values=False)
+
+
+class CallbackTarget(Record):
+    """Where a trigger's result goes. ``kind`` picks the notifier (webhook, slack, tfc_run_task)."""
+
+    kind: str = "webhook"
+    url: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Trigger(Record):
+    id: str = Field(default_factory=lambda: new_id("trg"))
+    source: str
+    caller: str
+    spec: BackupSpec
+    reason: str | None = None
+    dedupe_key: str | None = None
+    callback: CallbackTarget | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+    reuse_if_newer_than: float | None = None
+    received_at: datetime
+    state: TriggerState = TriggerState.ACCEPTED
+    backup_id: str | None = None
+    note: str | None = None
+    completed_at: datetime | None = None
+
+
+class Backup(Record):
+    id: str = Field(default_factory=lambda: new_id("bkp"))
+    spec: BackupSpec
+    state: BackupState = BackupState.SUBMITTING
+    sddc_task_id: str | None = None
+    adopted: bool = False
+    name: str | None = None
+    sddc_status: str | None = None
+    resources: list[Resource] = Field(default_factory=list)
+    errors: list[Error] = Field(default_factory=list)
+    created_at: datetime
+    submit_started_at: datetime | None = None
+    submitted_at: datetime | None = None
+    completed_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    poll_failures: int = 0
+    submit_attempts: int = 0
+
+    @property
+    def spec_key(self) -> str:
+        return self.spec.key()
+
+
+class DeliveryAttempt(Record):
+    at: datetime
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int = 0
+
+
+class Delivery(Record):
+    id: str = Field(default_factory=lambda: new_id("dlv"))
+    trigger_id: str
+    event: DeliveryEvent = DeliveryEvent.COMPLETED
+    target: CallbackTarget
+    body: dict[str, Any]
+    state: DeliveryState = DeliveryState.PENDING
+    attempts: list[DeliveryAttempt] = Field(default_factory=list)
+    created_at: datetime
+    next_attempt_at: datetime
+    give_up_at: datetime
+    delivered_at: datetime | None = None
+    last_error: str | None = None
+
+
+class AttemptResult(Record):
+    """What a notifier reports for one attempt; ``retry_after`` honours the receiver's wish."""
+
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    permanent: bool = False

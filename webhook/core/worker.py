@@ -1,0 +1,362 @@
+"""The worker loop: attach → submit → poll → deliver, each step a transition recorded in the store.
+
+A crash may happen between any two lines. Every step is safe to repeat, and the store's leases
+are the only lock, so any number of workers (threads, processes, replicas) behave like one.
+The dangerous step is submit: ``submit_started_at`` is committed *before* the POST, so a worker
+that finds it set without a task id never posts blindly again: it adopts the SDDCMANAGER_BACKUP
+task SDDC Manager is already running (or that started since) instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .deliveries import DeliveryPolicy, owed_deliveries
+from .errors import SddcManagerError
+from .models import Error, Task, TaskStatus
+from .ports import Clock, Notifier, SddcManager, Store
+from .triggers import Backup, BackupState, DeliveryAttempt, DeliveryEvent, DeliveryState, Trigger, TriggerState, new_id
+
+log = logging.getLogger("webhook.worker")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    worker_id: str = field(default_factory=lambda: new_id("wrk"))
+    lease_seconds: float = 60.0
+    poll_initial: float = 2.0
+    poll_max: float = 30.0
+    backup_timeout: float = 3 * 3600.0
+    submit_retry_delay: float = 10.0
+    submit_max_attempts: int = 5
+    adopt_clock_skew: float = 300.0
+    task_not_found_grace: float = 60.0
+    batch: int = 200
+    idle_wait: float = 5.0
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        sddc: SddcManager,
+        notifier: Notifier,
+        clock: Clock,
+        config: WorkerConfig | None = None,
+        delivery_policy: DeliveryPolicy | None = None,
+    ) -> None:
+        self.store = store
+        self.sddc = sddc
+        self.notifier = notifier
+        self.clock = clock
+        self.config = config or WorkerConfig()
+        self.policy = delivery_policy or DeliveryPolicy()
+
+    @property
+    def owner(self) -> str:
+        return self.config.worker_id
+
+    # ---------------------------------------------------------------- loop
+    def run_once(self) -> bool:
+        """One pass over every kind of due work; True if anything was done."""
+        self.store.heartbeat(self.owner, self.clock.now())
+        did = self.attach()
+        did = self.advance_backups() or did
+        did = self.complete_stranded() or did
+        did = self.deliver() or did
+        return did
+
+    def run_forever(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
+        """Loop until ``stop``; sleep until woken by new work or the next due time."""
+        wake = wake or threading.Event()
+        try:
+            while not stop.is_set():
+                try:
+                    busy = self.run_once()
+                except Exception:  # one bad cycle must not kill the loop; state is in the store
+                    log.exception("worker cycle failed", extra={"event": "worker.cycle_failed"})
+                    busy = False
+                if busy or stop.is_set():
+                    continue
+                wake.wait(self._idle_seconds())
+                wake.clear()
+        finally:
+            self.store.release_leases(self.owner)
+
+    def _idle_seconds(self) -> float:
+        try:
+            due = self.store.next_due()
+        except Exception:
+            return self.config.idle_wait
+        if due is None:
+            return self.config.idle_wait
+        return min(self.config.idle_wait, max(0.01, (due - self.clock.now()).total_seconds()))
+
+    # ---------------------------------------------------------------- attach
+    def attach(self) -> bool:
+        """Attach waiting triggers to the running backup, or open one (coalescing)."""
+        pending = self.store.accepted_triggers(self.config.batch)
+        if not pending:
+            return False
+        now = self.clock.now()
+        waiting: list[Trigger] = []
+        for trigger in pending:
+            if trigger.reuse_if_newer_than is not None and self._reuse_recent(trigger, now):
+                continue
+            waiting.append(trigger)
+        if not waiting:
+            return True
+        active = self.store.active_backup()
+        if active is None:
+            active, created = self.store.open_backup(Backup(spec=waiting[0].spec, created_at=now))
+            if created:
+                log.info("backup opened", extra={"event": "backup.opened", "backup_id": active.id})
+        riders = [t for t in waiting if t.spec.key() == active.spec_key]
+        if riders:
+            started: list = []
+            if active.state is BackupState.IN_PROGRESS:
+                started = owed_deliveries(riders, active, DeliveryEvent.STARTED, self.policy, now)
+            attached = self.store.attach_triggers([t.id for t in riders], active.id, started)
+            for trigger_id in attached:
+                log.info("trigger attached", extra={"event": "trigger.attached", "trigger_id": trigger_id,
+                                                    "backup_id": active.id})
+        return True
+
+    def _reuse_recent(self, trigger: Trigger, now: datetime) -> bool:
+        since = now - timedelta(seconds=trigger.reuse_if_newer_than or 0)
+        recent = self.store.latest_successful_backup(trigger.spec.key(), since)
+        if recent is None or recent.completed_at is None:
+            return False
+        age = int((now - recent.completed_at).total_seconds())
+        note = f"Reused backup {recent.id} (SDDC task {recent.sddc_task_id}), SUCCESSFUL {age} s ago; no new backup started."
+        self._complete([trigger], recent, note)
+        return True
+
+    # ---------------------------------------------------------------- submit / poll
+    def advance_backups(self) -> bool:
+        now = self.clock.now()
+        claimed = self.store.claim_backups(self.owner, now, self.config.lease_seconds, self.config.batch)
+        for backup in claimed:
+            try:
+                if backup.state is BackupState.SUBMITTING:
+                    self.submit(backup)
+                else:
+                    self.poll(backup)
+            finally:
+                self.store.release_backup(backup.id, self.owner)
+        return bool(claimed)
+
+    def submit(self, backup: Backup) -> None:
+        now = self.clock.now()
+        if backup.submit_started_at is not None:
+            # An earlier attempt may have reached SDDC Manager: never post blindly again.
+            task = self._adoptable_task(backup.submit_started_at)
+            if task is not None:
+                self._mark_submitted(backup, task, now, adopted=False)
+                return
+            if backup.submit_attempts >= self.config.submit_max_attempts:
+                self._fail_submit(backup, Error(
+                    errorCode="VCFBACKUP_SUBMIT_FAILED",
+                    message=f"SDDC Manager did not accept the backup after {backup.submit_attempts} attempts.",
+                    remediationMessage="Check SDDC Manager health and the service log for the earlier errors.",
+                ))
+                return
+        else:
+            task = self._running_backup_task()
+            if task is not None:  # someone else's backup (a schedule, a state-change backup): ride on it
+                self._mark_submitted(backup, task, now, adopted=True)
+                return
+        backup.submit_started_at = now
+        backup.submit_attempts += 1
+        if not self.store.save_backup(backup, self.owner):
+            return
+        try:
+            started = self.sddc.start_backup(backup.spec)
+        except SddcManagerError as exc:
+            self._submit_refused(backup, exc)
+            return
+        if not started.id:
+            self._fail_submit(backup, Error(errorCode="VCFBACKUP_NO_TASK_ID",
+                                            message="SDDC Manager accepted the backup but returned no task id."))
+            return
+        backup.name = started.name
+        backup.resources = started.resources or []
+        self._mark_submitted(backup, Task(id=started.id, name=started.name, status=started.status or ""),
+                             self.clock.now(), adopted=False)
+
+    def _submit_refused(self, backup: Backup, exc: SddcManagerError) -> None:
+        definitive = exc.http_status is not None and 400 <= exc.http_status < 500
+        log.warning("backup submit failed", extra={"event": "backup.submit_failed", "backup_id": backup.id,
+                                                   "http_status": exc.http_status, "error": exc.message})
+        if definitive:
+            task = self._running_backup_task()  # "a backup is already running" refusals
+            if task is not None:
+                self._mark_submitted(backup, task, self.clock.now(), adopted=True)
+            else:
+                self._fail_submit(backup, exc.as_sddc_error())
+            return
+        # 5xx, timeout, connection error: the outcome is unknown; the next pass checks before posting.
+        if backup.submit_attempts >= self.config.submit_max_attempts:
+            task = self._adoptable_task(backup.submit_started_at or self.clock.now())
+            if task is not None:
+                self._mark_submitted(backup, task, self.clock.now(), adopted=False)
+            else:
+                self._fail_submit(backup, exc.as_sddc_error())
+            return
+        backup.next_poll_at = self.clock.now() + timedelta(seconds=self.config.submit_retry_delay)
+        backup.errors = [exc.as_sddc_error()]
+        self.store.save_backup(backup, self.owner)
+
+    def _running_backup_task(self) -> Task | None:
+        for task in self.sddc.list_backup_tasks():
+            if task.normalized_status in (TaskStatus.PENDING, TaskStatus.IN_PROGRESS):
+                return task
+        return None
+
+    def _adoptable_task(self, since: datetime) -> Task | None:
+        """A backup task running now, or one created since our unconfirmed POST and not yet ours."""
+        tasks = self.sddc.list_backup_tasks()
+        for task in tasks:
+            if task.normalized_status in (TaskStatus.PENDING, TaskStatus.IN_PROGRESS):
+                return task
+        horizon = since - timedelta(seconds=self.config.adopt_clock_skew)
+        for task in tasks:
+            created = _parse_time(task.creationTimestamp)
+            if created is not None and created >= horizon and self.store.find_backup_by_task(task.id) is None:
+                return task
+        return None
+
+    def _mark_submitted(self, backup: Backup, task: Task, now: datetime, *, adopted: bool) -> None:
+        backup.state = BackupState.IN_PROGRESS
+        backup.sddc_task_id = task.id
+        backup.adopted = adopted
+        backup.name = backup.name or task.name
+        backup.sddc_status = task.status
+        backup.submitted_at = backup.submitted_at or now
+        backup.next_poll_at = now + timedelta(seconds=self.config.poll_initial)
+        backup.errors = []
+        if not self.store.save_backup(backup, self.owner):
+            return
+        log.info("backup in progress", extra={"event": "backup.submitted", "backup_id": backup.id,
+                                              "sddc_task_id": task.id, "adopted": adopted})
+        riders = self.store.triggers_of_backup(backup.id, TriggerState.ATTACHED)
+        self.store.add_deliveries(owed_deliveries(riders, backup, DeliveryEvent.STARTED, self.policy, now))
+
+    def _fail_submit(self, backup: Backup, error: Error) -> None:
+        backup.state = BackupState.SUBMIT_FAILED
+        backup.errors = [error]
+        self._finish(backup)
+
+    def poll(self, backup: Backup) -> None:
+        now = self.clock.now()
+        elapsed = (now - (backup.submitted_at or backup.created_at)).total_seconds()
+        try:
+            task = self.sddc.get_task(backup.sddc_task_id or "")
+        except SddcManagerError as exc:
+            backup.poll_failures += 1
+            log.warning("task poll failed", extra={"event": "backup.poll_failed", "backup_id": backup.id,
+                                                   "http_status": exc.http_status, "error": exc.message})
+            if elapsed > self.config.backup_timeout:
+                self._time_out(backup, elapsed)
+                return
+            backup.next_poll_at = now + timedelta(seconds=self._poll_interval(elapsed))
+            self.store.save_backup(backup, self.owner)
+            return
+        status = task.normalized_status
+        backup.sddc_status = task.status
+        backup.name = task.name or backup.name
+        backup.resources = task.resources or backup.resources
+        if status.is_terminal:
+            backup.state = {TaskStatus.CANCELLED: BackupState.CANCELLED}.get(
+                status, BackupState.SUCCESSFUL if status.is_success else BackupState.FAILED)
+            backup.errors = task.all_errors()
+            if backup.state is not BackupState.SUCCESSFUL and not backup.errors:
+                backup.errors = [Error(errorCode="VCFBACKUP_BACKUP_" + backup.state.value,
+                                       message=f"SDDC Manager task {task.id} ended {task.status} without an error.",
+                                       remediationMessage="Check the task in the SDDC Manager UI.")]
+            self._finish(backup)
+        elif elapsed > self.config.backup_timeout:
+            self._time_out(backup, elapsed)
+        else:
+            backup.next_poll_at = now + timedelta(seconds=self._poll_interval(elapsed))
+            self.store.save_backup(backup, self.owner)
+
+    def _poll_interval(self, elapsed: float) -> float:
+        # Grows with the age of the backup: quick answers for short backups, light load for long ones.
+        return min(self.config.poll_max, max(self.config.poll_initial, elapsed * 0.1))
+
+    def _time_out(self, backup: Backup, elapsed: float) -> None:
+        backup.state = BackupState.TIMED_OUT
+        backup.errors = [Error(
+            errorCode="VCFBACKUP_BACKUP_TIMED_OUT",
+            message=f"SDDC Manager task {backup.sddc_task_id} did not finish within {int(elapsed)} s "
+                    f"(last status: {backup.sddc_status or 'unknown'}).",
+            remediationMessage="Check the task in SDDC Manager; raise VCFBACKUP_BACKUP_TIMEOUT if backups "
+                               "legitimately take longer.",
+        )]
+        self._finish(backup)
+
+    def _finish(self, backup: Backup) -> None:
+        backup.completed_at = self.clock.now()
+        backup.next_poll_at = None
+        if not self.store.save_backup(backup, self.owner):
+            return
+        log.info("backup ended", extra={"event": "backup.ended", "backup_id": backup.id,
+                                        "sddc_task_id": backup.sddc_task_id, "state": backup.state.value})
+        self._complete(self.store.triggers_of_backup(backup.id, TriggerState.ATTACHED), backup, None)
+
+    def _complete(self, triggers: list[Trigger], backup: Backup, note: str | None) -> None:
+        if not triggers:
+            return
+        now = self.clock.now()
+        for trigger in triggers:
+            trigger.state, trigger.completed_at, trigger.backup_id = TriggerState.DONE, now, backup.id
+            trigger.note = note or trigger.note
+        owed = owed_deliveries(triggers, backup, DeliveryEvent.COMPLETED, self.policy, now, note)
+        done = self.store.complete_triggers([t.id for t in triggers], backup.id, now, note, owed)
+        for trigger_id in done:
+            log.info("trigger done", extra={"event": "trigger.done", "trigger_id": trigger_id,
+                                            "backup_id": backup.id, "state": backup.state.value})
+
+    def complete_stranded(self) -> bool:
+        """Finish triggers left ATTACHED to an ended backup (a crash or race between two steps)."""
+        stranded = self.store.stranded_triggers(self.config.batch)
+        by_backup: dict[str, list[Trigger]] = {}
+        for trigger in stranded:
+            by_backup.setdefault(trigger.backup_id or "", []).append(trigger)
+        for backup_id, triggers in by_backup.items():
+            backup = self.store.get_backup(backup_id)
+            if backup is not None and not backup.state.is_active:
+                self._complete(triggers, backup, None)
+        return bool(stranded)
+
+    # ---------------------------------------------------------------- deliver
+    def deliver(self) -> bool:
+        now = self.clock.now()
+        claimed = self.store.claim_deliveries(self.owner, now, self.config.lease_seconds, self.config.batch)
+        for delivery in claimed:
+            started = self.clock.now()
+            result = self.notifier.send(delivery)
+            finished = self.clock.now()
+            attempt = DeliveryAttempt(at=started, status_code=result.status_code, error=result.error,
+                                      duration_ms=int((finished - started).total_seconds() * 1000))
+            state, next_at = self.policy.next_state(delivery, result, finished)
+            self.store.record_attempt(delivery.id, self.owner, attempt, state, next_at,
+                                      None if result.ok else result.error)
+            log.info("delivery attempt", extra={
+                "event": "delivery.attempt", "trigger_id": delivery.trigger_id, "delivery_id": delivery.id,
+                "status_code": result.status_code, "state": state.value, "error": result.error})
+        return bool(claimed)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.now().astimezone().tzinfo)

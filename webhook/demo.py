@@ -1,0 +1,124 @@
+"""``vcf-backup-webhook demo``: simulator + service + callback receiver on loopback, in one process."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+import shlex
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from .app import Services, build_store, build_worker, create_app
+from .client import TriggerClient
+from .settings import Settings
+from .simulator import SimulatorConfig, SimulatorServer
+
+
+class CallbackReceiver:
+    """Receives callbacks and checks their Standard Webhooks signature, as a user's endpoint would."""
+
+    def __init__(self, secret: str, on_callback: Callable[[dict[str, Any], bool], None]) -> None:
+        self.verifier = Webhook(secret)
+        self.on_callback = on_callback
+        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}/backup-done"
+
+    def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        body = request.get_data(as_text=True)
+        try:
+            self.verifier.verify(body, dict(request.headers))
+            verified = True
+        except WebhookVerificationError:
+            verified = False
+        self.on_callback(json.loads(body or "{}"), verified)
+        return Response("ok", status=200 if verified else 401)(environ, start_response)
+
+    def start(self) -> CallbackReceiver:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+
+def _serve(app: Any, port: int) -> BaseWSGIServer:
+    try:
+        return make_server("127.0.0.1", port, app, threaded=True)
+    except OSError:
+        return make_server("127.0.0.1", 0, app, threaded=True)  # the preferred port is taken
+
+
+def run_demo(*, port: int, backup_seconds: float, auto: bool, once: bool, echo: Callable[[str], None]) -> int:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    sim_config = SimulatorConfig(backup_seconds=backup_seconds)
+    sim = SimulatorServer(sim_config).start()
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    token = secrets.token_urlsafe(18)
+    first_callback = threading.Event()
+
+    def on_callback(body: dict[str, Any], verified: bool) -> None:
+        echo(f"[callback] {body.get('type')} status={body.get('status')} trigger={body.get('trigger', {}).get('id')} "
+             f"signature={'verified' if verified else 'INVALID'}")
+        first_callback.set()
+
+    receiver = CallbackReceiver(secret, on_callback).start()
+    workdir = Path(tempfile.mkdtemp(prefix="vcf-backup-demo-"))
+    settings = Settings(
+        sddc_url=sim.url, sddc_username=sim_config.username, sddc_password=sim_config.password,
+        database_url=f"sqlite:///{workdir / 'demo.db'}", api_tokens={"demo": token},
+        callback_allowed_hosts=[f"127.0.0.1:{receiver.port}"], callback_allow_http=True,
+        callback_signing_secret=secret, poll_interval=1.0, poll_max_interval=2.0, log_level="WARNING",
+    )
+    wake, stop = threading.Event(), threading.Event()
+    services = Services(settings=settings, store=build_store(settings), wake=wake.set)
+    server = _serve(create_app(settings, services=services), port)
+    url = f"http://127.0.0.1:{server.server_port}"
+    worker = build_worker(settings, services.store)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    worker_thread = threading.Thread(target=worker.run_forever, args=(stop, wake), daemon=True)
+    worker_thread.start()
+    body = json.dumps({"reason": "demo", "callbackUrl": receiver.url})
+    echo(f"SDDC Manager simulator: {sim.url}  (backups take {backup_seconds:g} s)")
+    echo(f"vcf-backup-webhook:     {url}   store: {workdir / 'demo.db'}")
+    echo(f"callback receiver:      {receiver.url}  (verifies the webhook-signature)\n")
+    echo("Trigger a backup:")
+    echo(f"  curl -s -X POST {url}/v1/triggers -H 'Authorization: Bearer {token}' "
+         f"-H 'Content-Type: application/json' -d {shlex.quote(body)}")
+    echo("Follow it (replace TRIGGER_ID; ?wait=60 blocks until it ends):")
+    echo(f"  curl -s '{url}/v1/triggers/TRIGGER_ID?wait=60' -H 'Authorization: Bearer {token}'")
+    echo("Count the backups SDDC Manager ran:")
+    echo(f"  curl -s {sim.url}/sim/state\n")
+    fired: threading.Thread | None = None
+    if auto:
+        def fire() -> None:
+            client = TriggerClient(url, token)
+            outcome = client.run(json.loads(body), wait=True, timeout=120, progress=lambda m: echo(f"[trigger] {m}"))
+            echo(f"[trigger] result: {outcome.message}")
+        fired = threading.Thread(target=fire, daemon=True)
+        fired.start()
+    echo("Press Ctrl-C to stop.\n")
+    try:
+        if once:
+            first_callback.wait(120)
+            if fired is not None:
+                fired.join(10)
+        else:
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        wake.set()
+        worker_thread.join(5)
+        server.shutdown()
+        receiver.server.shutdown()
+        sim.stop()
+    return 0 if first_callback.is_set() or not once else 1

@@ -1,0 +1,43 @@
+"""Runs the web side under gunicorn, configured from Settings (no gunicorn.conf.py to keep in sync)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from .settings import Settings
+
+
+class WebhookGunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self.settings
+        options: dict[str, Any] = {
+            "bind": f"{s.host}:{s.port}",
+            "workers": s.web_workers,
+            "threads": s.web_threads,
+            "worker_class": "gthread" if s.web_threads > 1 else "sync",
+            # A caller may hold a request open with ?wait= up to max_wait.
+            "timeout": int(s.max_wait) + 30,
+            "graceful_timeout": 30,
+            "keepalive": 5,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "warning",
+            "proc_name": "vcf-backup-webhook",
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from .app import create_app
+
+        return create_app(self.settings)
+
+
+def run_gunicorn(settings: Settings) -> None:
+    WebhookGunicorn(settings).run()

@@ -1,0 +1,160 @@
+"""Settings: environment variables prefixed ``VCFBACKUP_`` (the only module that reads the environment).
+
+Every secret also has a ``VCFBACKUP_<NAME>_FILE`` variant that names a file holding it (Docker and
+Kubernetes secrets), and secrets are ``SecretStr``: they print as ``**********`` by construction.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .core.durations import parse_duration
+
+PREFIX = "VCFBACKUP_"
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+    return value
+
+
+class FileSecretsSource(PydanticBaseSettingsSource):
+    """``VCFBACKUP_<NAME>_FILE=/run/secrets/x`` → the field ``<name>`` from that file's text."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        path = os.environ.get(f"{PREFIX}{field_name.upper()}_FILE")
+        if not path:
+            return None, field_name, False
+        try:
+            return Path(path).read_text(encoding="utf-8").strip(), field_name, False
+        except OSError as exc:
+            raise ValueError(f"{PREFIX}{field_name.upper()}_FILE names {path}, which cannot be read: "
+                             f"{exc.strerror}") from None
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            if name in SECRET_FIELDS:
+                value, key, _ = self.get_field_value(field, name)
+                if value is not None:
+                    found[key] = value
+        return found
+
+
+SECRET_FIELDS = frozenset({
+    "sddc_password", "api_tokens", "callback_signing_secret", "alertmanager_token", "alertmanager_password",
+    "slack_signing_secret", "tfc_hmac_key",
+})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", validate_default=True)
+
+    # SDDC Manager
+    sddc_url: str = Field("", description="SDDC Manager base URL, e.g. https://sddc-manager.example.com")
+    sddc_username: str = Field("", description="SDDC Manager user (needs a role that may start backups)")
+    sddc_password: SecretStr | None = Field(None, description="SDDC Manager password (secret; _FILE variant)")
+    sddc_ca_bundle: str | None = Field(None, description="CA bundle file to verify SDDC Manager's TLS certificate")
+    sddc_verify_tls: bool = Field(True, description="Verify SDDC Manager's TLS certificate (keep on in production)")
+    sddc_connect_timeout: Duration = Field(5.0, description="Connect timeout for SDDC Manager calls")
+    sddc_read_timeout: Duration = Field(30.0, description="Read timeout for SDDC Manager calls")
+
+    # Store
+    database_url: str = Field("sqlite:///vcf-backup-webhook.db",
+                              description="SQLAlchemy URL: sqlite:///path (default) or postgresql+psycopg://...")
+    sqlite_synchronous: str = Field("FULL", description="SQLite synchronous mode (FULL: fsync before every 2xx)")
+
+    # Inbound authentication
+    api_tokens: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=dict, description="Bearer tokens for /v1/triggers as name:token pairs, comma-separated")
+    max_body_bytes: int = Field(1_048_576, description="Largest request body accepted (bytes)")
+    max_wait: Duration = Field(300.0, description="Longest ?wait= a caller may ask for")
+
+    # Callbacks
+    callback_allowed_hosts: CommaList = Field(default_factory=list,
+                                              description="Hosts (host or host:port, *.example.com) callbacks may go to")
+    callback_allow_http: bool = Field(False, description="Allow plain-http callback URLs")
+    callback_signing_secret: SecretStr | None = Field(
+        None, description="Standard Webhooks secret (whsec_<base64>) used to sign callbacks")
+    callback_budget: Duration = Field(6 * 3600.0, description="How long to keep retrying a callback")
+    callback_timeout: Duration = Field(15.0, description="Timeout of one callback attempt")
+
+    # Worker
+    poll_interval: Duration = Field(2.0, description="First interval between task polls (grows with the backup's age)")
+    poll_max_interval: Duration = Field(30.0, description="Longest interval between task polls")
+    backup_timeout: Duration = Field(3 * 3600.0, description="Give up waiting for a backup after this (TIMED_OUT)")
+    worker_lease: Duration = Field(60.0, description="Lease a worker holds on a backup or delivery it works on")
+    worker_stale_after: Duration = Field(60.0, description="/readyz fails when no worker has beaten for this long")
+
+    # Web
+    host: str = Field("127.0.0.1", description="Address `serve` listens on")
+    port: int = Field(8080, description="Port `serve` listens on")
+    web_workers: int = Field(2, description="gunicorn worker processes")
+    web_threads: int = Field(4, description="Threads per gunicorn worker (waiting callers hold one)")
+    public_url: str | None = Field(None, description="Base URL of this service as callers see it (for status links)")
+    log_level: str = Field("INFO", description="Log level")
+
+    # Alertmanager / Slack / Terraform (read by their sources)
+    alertmanager_token: SecretStr | None = Field(None, description="Bearer token Alertmanager sends")
+    alertmanager_username: str | None = Field(None, description="Basic-auth user Alertmanager sends")
+    alertmanager_password: SecretStr | None = Field(None, description="Basic-auth password Alertmanager sends")
+    slack_signing_secret: SecretStr | None = Field(None, description="Slack app signing secret")
+    tfc_hmac_key: SecretStr | None = Field(None, description="HCP Terraform run task HMAC key")
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _parse_tokens(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        tokens: dict[str, str] = {}
+        for pair in _split(value):  # type: ignore[union-attr]
+            name, sep, token = pair.partition(":")
+            if not sep or not name.strip() or not token.strip():
+                raise ValueError("VCFBACKUP_API_TOKENS must be name:token pairs separated by commas "
+                                 "(the entry without a name or token was left out of this message)")
+            tokens[name.strip()] = token.strip()
+        return tokens
+
+    @field_validator("callback_allowed_hosts", mode="before")
+    @classmethod
+    def _parse_list(cls, value: object) -> object:
+        return _split(value)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, FileSecretsSource(settings_cls), dotenv_settings
+
+    def sddc_password_value(self) -> str:
+        return self.sddc_password.get_secret_value() if self.sddc_password else ""
+
+    def tls_verify(self) -> bool | str:
+        if not self.sddc_verify_tls:
+            return False
+        return self.sddc_ca_bundle or True
+
+
+class TriggerClientSettings(BaseSettings):
+    """What the ``trigger`` and ``tf-status`` commands read, so URL and token stay off command lines."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
+
+    trigger_url: str | None = Field(None, description="Base URL of the service for the trigger client")
+    trigger_token: SecretStr | None = Field(None, description="API token for the trigger client")
+    trigger_ca_bundle: str | None = Field(None, description="CA bundle to verify the service's TLS certificate")

@@ -1,0 +1,72 @@
+"""The generic JSON trigger (scripts, CI, the ``trigger`` CLI): body + headers → Trigger."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from ..core.durations import parse_duration
+from ..core.models import BackupResource, BackupSpec
+from ..core.triggers import CallbackTarget, Trigger
+from ..core.validation import KNOWN_RESOURCE_TYPES, parse_json, validate
+
+SOURCE = "generic"
+
+
+def default_spec() -> BackupSpec:
+    return BackupSpec(elements=[BackupResource(resourceType="SDDC_MANAGER")])
+
+
+class GenericTriggerBody(BaseModel):
+    """Strict on purpose: a misspelt ``callbackURL`` must be an error, not a silently lost callback."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    elements: list[BackupResource] | None = Field(None, min_length=1)
+    callbackUrl: str | None = Field(None, max_length=2000)
+    reason: str | None = Field(None, max_length=2000)
+    idempotencyKey: str | None = Field(None, min_length=1, max_length=200)
+    reuseIfNewerThan: Annotated[float | None, BeforeValidator(lambda v: None if v is None else parse_duration(v))] = None
+
+    @field_validator("elements")
+    @classmethod
+    def _known_types(cls, elements: list[BackupResource] | None) -> list[BackupResource] | None:
+        for element in elements or []:
+            if element.resourceType not in KNOWN_RESOURCE_TYPES:
+                raise ValueError(f"resourceType {element.resourceType!r} is not supported "
+                                 f"(supported: {', '.join(sorted(KNOWN_RESOURCE_TYPES))})")
+        return elements
+
+    def spec(self) -> BackupSpec:
+        return BackupSpec(elements=self.elements) if self.elements else default_spec()
+
+
+def parse_body(body: bytes) -> GenericTriggerBody:
+    data: Any = parse_json(body) if body.strip() else {}
+    return validate(GenericTriggerBody, data)
+
+
+def to_trigger(
+    request: GenericTriggerBody,
+    *,
+    caller: str,
+    received_at: datetime,
+    headers: Mapping[str, str],
+    source: str = SOURCE,
+    context: dict[str, Any] | None = None,
+) -> Trigger:
+    key = request.idempotencyKey or headers.get("Idempotency-Key") or None
+    return Trigger(
+        source=source,
+        caller=caller,
+        spec=request.spec(),
+        reason=request.reason,
+        dedupe_key=key,
+        callback=CallbackTarget(kind="webhook", url=request.callbackUrl) if request.callbackUrl else None,
+        reuse_if_newer_than=request.reuseIfNewerThan,
+        received_at=received_at,
+        context=context or {},
+    )
