@@ -24,7 +24,7 @@ def time_of(value: float | None) -> datetime | None:
 def trigger_row(t: Trigger) -> dict[str, Any]:
     return {
         "id": t.id, "source": t.source, "caller": t.caller, "spec": t.spec.to_json_dict(),
-        "spec_key": t.spec.key(), "reason": t.reason, "dedupe_key": t.dedupe_key,
+        "spec_key": t.spec.key(), "reason": t.reason, "dedupe_key": t.dedupe_key, "correlation_key": t.correlation_key,
         "callback": t.callback.model_dump(mode="json") if t.callback else None, "context": t.context,
         "reuse_if_newer_than": t.reuse_if_newer_than, "received_at": epoch(t.received_at),
         "state": t.state.value, "backup_id": t.backup_id, "note": t.note, "completed_at": epoch(t.completed_at),
@@ -34,7 +34,7 @@ def trigger_row(t: Trigger) -> dict[str, Any]:
 def trigger_of(r: Mapping[str, Any]) -> Trigger:
     return Trigger(
         id=r["id"], source=r["source"], caller=r["caller"], spec=BackupSpec.model_validate(r["spec"]),
-        reason=r["reason"], dedupe_key=r["dedupe_key"],
+        reason=r["reason"], dedupe_key=r["dedupe_key"], correlation_key=r["correlation_key"],
         callback=CallbackTarget.model_validate(r["callback"]) if r["callback"] else None,
         context=r["context"] or {}, reuse_if_newer_than=r["reuse_if_newer_than"],
         received_at=time_of(r["received_at"]), state=TriggerState(r["state"]), backup_id=r["backup_id"],

@@ -21,6 +21,7 @@ triggers = sa.Table(
     sa.Column("spec_key", sa.String(200), nullable=False),
     sa.Column("reason", sa.Text),
     sa.Column("dedupe_key", sa.String(300)),
+    sa.Column("correlation_key", sa.String(300)),
     sa.Column("callback", sa.JSON),
     sa.Column("context", sa.JSON),
     sa.Column("reuse_if_newer_than", sa.Float),
@@ -34,6 +35,7 @@ triggers = sa.Table(
     sa.Index("ix_triggers_backup", "backup_id"),
     sa.Index("ix_triggers_source_received", "source", "received_at"),
     sa.Index("ix_triggers_received", "received_at"),
+    sa.Index("ix_triggers_correlation", "source", "correlation_key", "received_at"),
 )
 
 backups = sa.Table(

@@ -138,6 +138,17 @@ class SqlStore:
             query = query.order_by(triggers.c.received_at.desc(), triggers.c.id.desc()).limit(limit)
             return [rows.trigger_of(r) for r in conn.execute(query).mappings()]
 
+    def recent_correlated(self, source: str, correlation_key: str, since: datetime) -> Trigger | None:
+        """The latest trigger of this source and correlation that was not itself skipped."""
+        query = (sa.select(triggers)
+                 .where(triggers.c.source == source, triggers.c.correlation_key == correlation_key,
+                        triggers.c.received_at >= since.timestamp(),
+                        triggers.c.state != TriggerState.SKIPPED.value)
+                 .order_by(triggers.c.received_at.desc()).limit(1))
+        with self._tx() as conn:
+            row = conn.execute(query).mappings().first()
+        return rows.trigger_of(row) if row else None
+
     def accepted_triggers(self, limit: int) -> list[Trigger]:
         query = (sa.select(triggers).where(triggers.c.state == TriggerState.ACCEPTED.value)
                  .order_by(triggers.c.received_at).limit(limit))

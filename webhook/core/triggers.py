@@ -79,6 +79,8 @@ class Trigger(Record):
     spec: BackupSpec
     reason: str | None = None
     dedupe_key: str | None = None
+    # Groups triggers that are "the same ask" over time (an alert group's firing set) for cooldowns.
+    correlation_key: str | None = None
     callback: CallbackTarget | None = None
     context: dict[str, Any] = Field(default_factory=dict)
     reuse_if_newer_than: float | None = None

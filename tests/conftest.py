@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from webhook.settings import Settings
+from webhook.simulator import SimulatorConfig, SimulatorServer
+
+from tests.support.node import InProcessNode
+from tests.support.receiver import Receiver
+
+API_TOKEN = "test-token-0123456789"
+SIGNING_SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's VCFBACKUP_* variables."""
+    for key in list(os.environ):
+        if key.startswith("VCFBACKUP_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def simulator() -> Iterator[SimulatorServer]:
+    sim = SimulatorServer(SimulatorConfig(backup_seconds=0.6, status_style="title")).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver().start()
+    yield rec
+    rec.stop()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, simulator: SimulatorServer, receiver: Receiver) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "sddc_url": simulator.url,
+            "sddc_username": "admin@local",
+            "sddc_password": "VMware123!VMware123!",
+            "database_url": f"sqlite:///{tmp_path / 'store.db'}",
+            "api_tokens": {"ci": API_TOKEN},
+            "callback_allowed_hosts": [receiver.host],
+            "callback_allow_http": True,
+            "callback_signing_secret": SIGNING_SECRET,
+            "poll_interval": 0.2,
+            "poll_max_interval": 0.5,
+            "callback_budget": 60,
+            "log_level": "WARNING",
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return build
+
+
+@pytest.fixture
+def node(make_settings: Callable[..., Settings]) -> Iterator[InProcessNode]:
+    running = InProcessNode(make_settings()).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_TOKEN}"}

@@ -1,0 +1,104 @@
+"""A service node for flow tests: the real Flask app over real HTTP on an ephemeral port, plus
+worker loops, in threads (``InProcessNode``) or as a real ``serve`` process (``ServeProcess``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import requests
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from webhook.app import Services, build_store, build_worker, create_app
+from webhook.settings import Settings
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class InProcessNode:
+    def __init__(self, settings: Settings, *, workers: int = 1, start_workers: bool = True) -> None:
+        self.settings = settings
+        self.wake = threading.Event()
+        self.services = Services(settings=settings, store=build_store(settings), wake=self.wake.set)
+        self.app = create_app(settings, services=self.services)
+        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_Quiet)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.stop_event = threading.Event()
+        self.workers = [build_worker(settings, self.services.store) for _ in range(workers)]
+        self._threads: list[threading.Thread] = []
+        self._start_workers = start_workers
+
+    @property
+    def store(self) -> Any:
+        return self.services.store
+
+    def start(self) -> InProcessNode:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        if self._start_workers:
+            self.start_workers()
+        return self
+
+    def start_workers(self) -> None:
+        for worker in self.workers:
+            thread = threading.Thread(target=worker.run_forever, args=(self.stop_event, self.wake), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake.set()
+        for thread in self._threads:
+            thread.join(10)
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServeProcess:
+    """``python -m webhook serve`` as its own process group, so a test can kill -9 all of it."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.env = {**os.environ, **env, "VCFBACKUP_HOST": "127.0.0.1", "VCFBACKUP_PORT": str(self.port)}
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> ServeProcess:
+        self.proc = subprocess.Popen([sys.executable, "-m", "webhook", "serve"], env=self.env,
+                                     start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"serve exited: {self.proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            try:
+                if requests.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise AssertionError("serve did not become ready")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def terminate(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(30)
