@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import Any
@@ -76,14 +77,15 @@ class ServeProcess:
         self.env = {**os.environ, **env, "VCFBACKUP_HOST": "127.0.0.1", "VCFBACKUP_PORT": str(self.port)}
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix="serve-", suffix=".log", delete=False)  # noqa: SIM115
 
     def start(self, timeout: float = 30.0) -> ServeProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "webhook", "serve"], env=self.env,
-                                     start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                     start_new_session=True, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"serve exited: {self.proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                raise AssertionError(f"serve exited: {self.output()[-2000:]}")
             try:
                 if requests.get(self.url + "/readyz", timeout=1).status_code == 200:
                     return self
@@ -93,12 +95,18 @@ class ServeProcess:
         self.kill()
         raise AssertionError("serve did not become ready")
 
+    def output(self) -> str:
+        with open(self.log.name, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+        self.log.close()
 
     def terminate(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             self.proc.wait(30)
+        self.log.close()
