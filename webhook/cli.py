@@ -26,6 +26,9 @@ def load_settings(**overrides: Any) -> Any:
             field = ".".join(str(p) for p in err["loc"])
             click.echo(f"configuration error: VCFBACKUP_{field.upper()}: {err['msg']}", err=True)
         sys.exit(78)  # EX_CONFIG
+    except ValueError as exc:  # e.g. an unreadable *_FILE secret
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(78)
 
 
 @click.group()

@@ -109,6 +109,19 @@ class Settings(BaseSettings):
     alertmanager_username: str | None = Field(None, description="Basic-auth user Alertmanager sends")
     alertmanager_password: SecretStr | None = Field(None, description="Basic-auth password Alertmanager sends")
     slack_signing_secret: SecretStr | None = Field(None, description="Slack app signing secret")
+    slack_allowed_teams: CommaList = Field(
+        default_factory=list, description="Slack team (workspace) ids allowed to use the slash command; "
+                                          "empty allows all")
+    slack_allowed_channels: CommaList = Field(
+        default_factory=list, description="Slack channel ids the slash command may be used in; empty allows all")
+    slack_allowed_users: CommaList = Field(
+        default_factory=list, description="Slack user ids allowed to use the slash command; empty allows all")
+    slack_response_hosts: CommaList = Field(
+        default_factory=lambda: ["hooks.slack.com"],
+        description="Hosts (host or host:port) Slack's response_url may point to; "
+                    "plain http only to an exact host:port entry")
+    slack_response_type: str = Field(
+        "ephemeral", description="Slack result messages: ephemeral (only the asker sees them) or in_channel")
     tfc_hmac_key: SecretStr | None = Field(None, description="HCP Terraform run task HMAC key")
 
     @field_validator("api_tokens", mode="before")
@@ -129,6 +142,20 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_list(cls, value: object) -> object:
         return _split(value)
+
+    @field_validator("slack_allowed_teams", "slack_allowed_channels", "slack_allowed_users", "slack_response_hosts",
+                     mode="before")
+    @classmethod
+    def _parse_slack_lists(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("slack_response_type")
+    @classmethod
+    def _check_slack_response_type(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("ephemeral", "in_channel"):
+            raise ValueError("must be ephemeral or in_channel")
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -158,3 +185,18 @@ class TriggerClientSettings(BaseSettings):
     trigger_url: str | None = Field(None, description="Base URL of the service for the trigger client")
     trigger_token: SecretStr | None = Field(None, description="API token for the trigger client")
     trigger_ca_bundle: str | None = Field(None, description="CA bundle to verify the service's TLS certificate")
+
+
+def settings_reference() -> str:
+    """The README's configuration table, generated so it cannot drift from this module."""
+    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if name in SECRET_FIELDS:
+            shown = "(secret; also `_FILE`)"
+        elif default in (None, "", [], {}):
+            shown = "(none)"
+        else:
+            shown = f"`{default}`"
+        lines.append(f"| `{PREFIX}{name.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(lines)

@@ -43,7 +43,7 @@ class InProcessNode:
         return self.services.store
 
     def start(self) -> InProcessNode:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         if self._start_workers:
             self.start_workers()
         return self

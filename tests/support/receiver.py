@@ -71,7 +71,7 @@ class Receiver:
             return list(self.received)
 
     def start(self) -> Receiver:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import time
+
+import requests
+
+from tests.support.node import InProcessNode
+
+
+def test_healthz_and_readyz_with_a_running_worker(node):
+    assert requests.get(node.url + "/healthz").json() == {"status": "ok"}
+    deadline = time.monotonic() + 5
+    while requests.get(node.url + "/readyz").status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ready = requests.get(node.url + "/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["store"] == "ok"
+
+
+def test_readyz_fails_without_a_worker_heartbeat(make_settings):
+    node = InProcessNode(make_settings(), start_workers=False).start()
+    try:
+        response = requests.get(node.url + "/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"]["worker"] == "no worker heartbeat"
+        assert requests.get(node.url + "/healthz").status_code == 200
+    finally:
+        node.stop()
