@@ -48,3 +48,21 @@ def test_malformed_token_list_is_refused_without_echoing_it(monkeypatch):
     with pytest.raises(ValidationError) as caught:
         Settings()
     assert "just-a-token-secret" not in str(caught.value).split("input_value")[0]
+
+
+def test_toml_file_fills_in_and_environment_wins(monkeypatch, tmp_path):
+    config = tmp_path / "vcf-backup-webhook.toml"
+    config.write_text('sddc_url = "https://from-file.example.com"\nbackup_timeout = "2h"\n'
+                      'callback_allowed_hosts = ["a.example.com", "b.example.com"]\n')
+    monkeypatch.setenv("VCFBACKUP_CONFIG_FILE", str(config))
+    monkeypatch.setenv("VCFBACKUP_BACKUP_TIMEOUT", "30m")
+    settings = Settings()
+    assert settings.sddc_url == "https://from-file.example.com"
+    assert settings.backup_timeout == 1800
+    assert settings.callback_allowed_hosts == ["a.example.com", "b.example.com"]
+
+
+def test_missing_toml_file_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("VCFBACKUP_CONFIG_FILE", str(tmp_path / "nope.toml"))
+    with pytest.raises(ValueError, match="CONFIG_FILE"):
+        Settings()

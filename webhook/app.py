@@ -9,19 +9,32 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from .adapters.doorbell import Doorbell, doorbell_dir
+from .adapters.metrics import HeartbeatCollector, PrometheusMetrics, exposition
 from .adapters.notifiers import NotifierRouter, WebhookNotifier
 from .adapters.sddc_manager import SddcManagerClient
+from .adapters.slack_notifier import SlackNotifier
+from .adapters.tfc_notifier import TfcRunTaskNotifier
 from .adapters.store import SqlStore
 from .core.callbacks import CallbackPolicy, HostAllowlist
 from .core.clock import SystemClock
 from .core.deliveries import DeliveryPolicy
+from .core.errors import ServiceError
+from .core.metrics import Metrics
 from .core.ports import Clock, Notifier, SddcManager, Store
 from .core.service import TriggerService
 from .core.worker import Worker, WorkerConfig
 from .logs import configure_logging
 from .settings import Settings
+from .sources import slack, slack_messages
+from .sources import terraform, terraform_messages
+from .sources.alertmanager import AlertmanagerConfig
+from .sources.matchers import parse_matchers
+from .web import alertmanager as alertmanager_web
 from .web import errors as web_errors
-from .web import ops, triggers
+from .web import backups as backups_web
+from .web import slack as slack_web
+from .web import terraform as terraform_web
+from .web import openapi, ops, request_ids, triggers
 from .web.context import EXTENSION, WebContext
 
 
@@ -33,13 +46,55 @@ class Services:
     store: Store
     clock: Clock = field(default_factory=SystemClock)
     wake: Callable[[], None] | None = None
+    metrics: Metrics = field(default_factory=PrometheusMetrics)
 
     def trigger_service(self) -> TriggerService:
-        return TriggerService(self.store, self.clock, callback_policy(self.settings), wake=self.wake)
+        return TriggerService(self.store, self.clock, callback_policy(self.settings), wake=self.wake,
+                              metrics=self.metrics)
 
 
 def callback_policy(settings: Settings) -> CallbackPolicy:
     return CallbackPolicy(HostAllowlist.of(settings.callback_allowed_hosts), allow_http=settings.callback_allow_http)
+
+
+def alertmanager_config(settings: Settings) -> AlertmanagerConfig:
+    """The receiver's settings; a callback URL the allowlist refuses stops startup, not every alert."""
+    if settings.alertmanager_callback_url:
+        try:
+            callback_policy(settings).check(settings.alertmanager_callback_url)
+        except ServiceError as exc:
+            raise ValueError(f"VCFBACKUP_ALERTMANAGER_CALLBACK_URL is refused: {exc.message}") from None
+    return AlertmanagerConfig(
+        token=settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None,
+        username=settings.alertmanager_username or None,
+        password=settings.alertmanager_password.get_secret_value() if settings.alertmanager_password else None,
+        matchers=parse_matchers(settings.alertmanager_matchers),
+        elements_key=settings.alertmanager_elements_key,
+        cooldown=settings.alertmanager_cooldown,
+        callback_url=settings.alertmanager_callback_url or None,
+        max_body_bytes=settings.alertmanager_max_body_bytes,
+    )
+
+
+def slack_config(settings: Settings) -> slack.SlackConfig:
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    return slack.SlackConfig(
+        signing_secret=secret or None,
+        response_urls=slack.ResponseUrlPolicy.of(settings.slack_response_hosts),
+        allowed_teams=frozenset(settings.slack_allowed_teams),
+        allowed_channels=frozenset(settings.slack_allowed_channels),
+        allowed_users=frozenset(settings.slack_allowed_users),
+        response_type=settings.slack_response_type,
+    )
+
+
+def terraform_config(settings: Settings) -> terraform.RunTaskConfig:
+    return terraform.RunTaskConfig(
+        hmac_key=settings.tfc_hmac_key.get_secret_value() if settings.tfc_hmac_key else None,
+        backup_stages=frozenset(settings.tfc_backup_stages),
+        hosts=tuple(settings.tfc_hosts),
+        deadline=settings.tfc_deadline,
+    )
 
 
 def build_store(settings: Settings) -> SqlStore:
@@ -59,10 +114,15 @@ def build_sddc_client(settings: Settings) -> SddcManagerClient:
     )
 
 
-def build_notifier(settings: Settings) -> Notifier:
+def build_notifier(settings: Settings, store: Store | None = None) -> Notifier:
     secret = settings.callback_signing_secret.get_secret_value() if settings.callback_signing_secret else None
     return NotifierRouter({
         "webhook": WebhookNotifier(callback_policy(settings), secret, timeout=settings.callback_timeout),
+        "slack": SlackNotifier(slack_messages.for_delivery, slack_config(settings).response_urls.check, store=store,
+                               timeout=settings.callback_timeout),
+        "tfc_run_task": TfcRunTaskNotifier(terraform_messages.task_result,
+                                           terraform_config(settings).check_callback_url, store=store,
+                                           timeout=settings.callback_timeout),
     })
 
 
@@ -72,11 +132,12 @@ def build_worker(
 ) -> Worker:
     config = WorkerConfig(
         lease_seconds=settings.worker_lease, poll_initial=settings.poll_interval,
-        poll_max=settings.poll_max_interval, backup_timeout=settings.backup_timeout,
+        poll_max=settings.poll_max_interval, backup_timeout=settings.backup_timeout, retention=settings.retention,
         **({"worker_id": worker_id} if worker_id else {}),
     )
-    return Worker(store, sddc or build_sddc_client(settings), notifier or build_notifier(settings),
-                  clock or SystemClock(), config, DeliveryPolicy(budget_seconds=settings.callback_budget))
+    return Worker(store, sddc or build_sddc_client(settings), notifier or build_notifier(settings, store),
+                  clock or SystemClock(), config, DeliveryPolicy(budget_seconds=settings.callback_budget),
+                  metrics=PrometheusMetrics())
 
 
 def run_worker_loop(settings: Settings, store: Store, stop: threading.Event, **kwargs: object) -> None:
@@ -103,8 +164,18 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         max_wait=settings.max_wait,
         public_url=settings.public_url,
         worker_stale_after=settings.worker_stale_after,
+        metrics_text=exposition(settings.metrics_dir, HeartbeatCollector(services.store.last_heartbeat,
+                                                                          services.clock.now)),
+        sources={"alertmanager": alertmanager_config(settings), "slack": slack_config(settings),
+                 "terraform": terraform_config(settings)},
     )
     web_errors.register_error_handlers(app)
+    request_ids.install(app)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(triggers.bp)
+    app.register_blueprint(alertmanager_web.bp)
+    app.register_blueprint(slack_web.bp)
+    app.register_blueprint(terraform_web.bp)
+    app.register_blueprint(backups_web.bp)
     return app

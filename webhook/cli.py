@@ -46,7 +46,7 @@ def serve(host: str | None, port: int | None, no_worker: bool) -> None:
     from .gunicorn_app import run_gunicorn
     from .logs import configure_logging
 
-    settings = load_settings(host=host, port=port)
+    settings = prepare_metrics_dir(load_settings(host=host, port=port))
     configure_logging(settings.log_level)
     load_app_once(settings)
     child: subprocess.Popen[bytes] | None = None
@@ -61,6 +61,20 @@ def serve(host: str | None, port: int | None, no_worker: bool) -> None:
                 child.wait(30)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+def prepare_metrics_dir(settings: Any) -> Any:
+    """One fresh directory for every process's metric samples, set before prometheus_client loads."""
+    import tempfile
+    from pathlib import Path
+
+    directory = Path(settings.metrics_dir or tempfile.mkdtemp(prefix="vcf-backup-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    os.environ["VCFBACKUP_METRICS_DIR"] = str(directory)  # the worker child reads it too
+    return settings.model_copy(update={"metrics_dir": str(directory)})
 
 
 def load_app_once(settings: Any) -> None:
@@ -171,6 +185,14 @@ def trigger(url: str | None, token: str | None, elements: tuple[str, ...], reaso
     click.echo(json.dumps(outcome.document, indent=2))
     click.echo(outcome.message, err=True)
     sys.exit(outcome.exit_code)
+
+
+@main.command("tf-status")
+def tf_status() -> None:
+    """For Terraform's `external` data source: the latest SUCCESSFUL backup as JSON strings (read-only)."""
+    from .external_status import main as run_tf_status
+
+    sys.exit(run_tf_status(sys.stdin, sys.stdout, sys.stderr))
 
 
 if __name__ == "__main__":  # pragma: no cover

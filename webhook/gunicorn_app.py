@@ -30,6 +30,15 @@ class WebhookGunicorn(BaseApplication):  # type: ignore[misc]
             "loglevel": "warning",
             "proc_name": "vcf-backup-webhook",
         }
+        if s.metrics_dir:
+            metrics_dir = s.metrics_dir
+
+            def child_exit(_server: Any, worker: Any) -> None:
+                from .adapters.metrics import mark_process_dead
+
+                mark_process_dead(worker.pid, metrics_dir)
+
+            options["child_exit"] = child_exit
         for key, value in options.items():
             self.cfg.set(key, value)
 

@@ -1,5 +1,8 @@
 """Settings: environment variables prefixed ``VCFBACKUP_`` (the only module that reads the environment).
 
+An optional TOML file (``VCFBACKUP_CONFIG_FILE``, keys are the setting names in lower case without
+the prefix) fills in what the environment leaves unset: the environment always wins.
+
 Every secret also has a ``VCFBACKUP_<NAME>_FILE`` variant that names a file holding it (Docker and
 Kubernetes secrets), and secrets are ``SecretStr``: they print as ``**********`` by construction.
 """
@@ -12,9 +15,12 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource,
+)
 
 from .core.durations import parse_duration
+from .sources.matchers import parse_matchers
 
 PREFIX = "VCFBACKUP_"
 
@@ -94,6 +100,8 @@ class Settings(BaseSettings):
     poll_max_interval: Duration = Field(30.0, description="Longest interval between task polls")
     backup_timeout: Duration = Field(3 * 3600.0, description="Give up waiting for a backup after this (TIMED_OUT)")
     worker_lease: Duration = Field(60.0, description="Lease a worker holds on a backup or delivery it works on")
+    retention: Duration = Field(90 * 86400.0, description="Finished triggers, backups and deliveries older "
+                                                          "than this are pruned from the store")
     worker_stale_after: Duration = Field(60.0, description="/readyz fails when no worker has beaten for this long")
 
     # Web
@@ -103,11 +111,27 @@ class Settings(BaseSettings):
     web_threads: int = Field(4, description="Threads per gunicorn worker (waiting callers hold one)")
     public_url: str | None = Field(None, description="Base URL of this service as callers see it (for status links)")
     log_level: str = Field("INFO", description="Log level")
+    metrics_dir: str | None = Field(None, description="Directory for multi-process metrics (serve sets it)")
 
     # Alertmanager / Slack / Terraform (read by their sources)
     alertmanager_token: SecretStr | None = Field(None, description="Bearer token Alertmanager sends")
     alertmanager_username: str | None = Field(None, description="Basic-auth user Alertmanager sends")
     alertmanager_password: SecretStr | None = Field(None, description="Basic-auth password Alertmanager sends")
+    alertmanager_matchers: str = Field(
+        "", description='Label matchers an alert must meet to start a backup, Prometheus syntax, comma-separated, '
+                        'e.g. vcf_backup="true",severity=~"crit.*" (default: every firing alert)')
+    alertmanager_elements_key: str = Field(
+        "backup_elements", description="Alert label or annotation naming the backup elements "
+                                       "(e.g. SDDC_MANAGER; default SDDC_MANAGER when absent)")
+    alertmanager_cooldown: Duration = Field(
+        3600.0, description="The same alert group with the same firing alerts starts no new backup for this long "
+                            "(0 = no cooldown)")
+    alertmanager_callback_url: str | None = Field(
+        None, description="Where Alertmanager-triggered results are sent (an alert's backup_callback_url "
+                          "annotation wins); must pass the callback allowlist")
+    alertmanager_max_body_bytes: int = Field(
+        4 * 1024 * 1024, description="Largest Alertmanager notification accepted (bytes); "
+                                     "a 1,000-alert notification is about 0.7 MB")
     slack_signing_secret: SecretStr | None = Field(None, description="Slack app signing secret")
     slack_allowed_teams: CommaList = Field(
         default_factory=list, description="Slack team (workspace) ids allowed to use the slash command; "
@@ -123,6 +147,17 @@ class Settings(BaseSettings):
     slack_response_type: str = Field(
         "ephemeral", description="Slack result messages: ephemeral (only the asker sees them) or in_channel")
     tfc_hmac_key: SecretStr | None = Field(None, description="HCP Terraform run task HMAC key")
+    tfc_hosts: CommaList = Field(
+        default_factory=lambda: ["app.terraform.io"],
+        description="HCP Terraform / TFE hosts (host or host:port) a run task's callback URL may point to; "
+                    "plain http only to an exact host:port entry")
+    tfc_backup_stages: CommaList = Field(
+        default_factory=lambda: ["pre_apply"],
+        description="Run task stages that start a backup (pre_plan, post_plan, pre_apply, post_apply); "
+                    "other stages and speculative plans pass at once")
+    tfc_deadline: Duration = Field(
+        540.0, description="Report a run task failed if its backup has not ended this long after the request "
+                           "(HCP Terraform waits at most 10m)")
 
     @field_validator("api_tokens", mode="before")
     @classmethod
@@ -138,6 +173,12 @@ class Settings(BaseSettings):
             tokens[name.strip()] = token.strip()
         return tokens
 
+    @field_validator("alertmanager_matchers")
+    @classmethod
+    def _check_matchers(cls, value: str) -> str:
+        parse_matchers(value)  # raises ValueError naming the position that is wrong
+        return value
+
     @field_validator("callback_allowed_hosts", mode="before")
     @classmethod
     def _parse_list(cls, value: object) -> object:
@@ -148,6 +189,27 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_slack_lists(cls, value: object) -> object:
         return _split(value)
+
+    @field_validator("tfc_hosts", "tfc_backup_stages", mode="before")
+    @classmethod
+    def _parse_tfc_lists(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("tfc_backup_stages")
+    @classmethod
+    def _check_tfc_stages(cls, value: list[str]) -> list[str]:
+        unknown = [stage for stage in value if stage not in ("pre_plan", "post_plan", "pre_apply", "post_apply")]
+        if unknown:
+            raise ValueError(f"unknown stage {unknown[0]!r} (use pre_plan, post_plan, pre_apply, post_apply)")
+        return value
+
+    @field_validator("tfc_deadline")
+    @classmethod
+    def _check_tfc_deadline(cls, value: float) -> float:
+        if not 0 < value < 600:
+            raise ValueError("must be more than 0 and less than 10m: HCP Terraform waits at most 10 minutes "
+                             "for a run task's final status")
+        return value
 
     @field_validator("slack_response_type")
     @classmethod
@@ -166,7 +228,13 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, FileSecretsSource(settings_cls), dotenv_settings
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, FileSecretsSource(settings_cls)]
+        config_file = os.environ.get(f"{PREFIX}CONFIG_FILE")
+        if config_file:
+            if not Path(config_file).is_file():
+                raise ValueError(f"{PREFIX}CONFIG_FILE names {config_file}, which is not a readable file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return (*sources, dotenv_settings)
 
     def sddc_password_value(self) -> str:
         return self.sddc_password.get_secret_value() if self.sddc_password else ""

@@ -162,3 +162,20 @@ def test_two_workers_on_one_store_start_one_backup(service, store, clock):
             worker.run_once()
         clock.advance(1.5)
     assert len(sddc.started) == 1
+
+
+def test_history_past_retention_is_pruned_but_nothing_owed(service, store, clock):
+    failing = RecordingNotifier([AttemptResult(ok=False, status_code=503)] * 1000)
+    worker = Worker(store, FakeSddc(["Successful"]), failing, clock,
+                    WorkerConfig(poll_initial=1, poll_max=1, retention=3600, prune_every=0),
+                    DeliveryPolicy(budget_seconds=86400, initial_backoff=1, max_backoff=4))
+    owed = accept(service, clock)  # its callback keeps failing: must survive pruning
+    run_until_quiet(worker, clock, 4)
+    quiet = accept(service, clock, callbackUrl=None, reuseIfNewerThan="1h")
+    run_until_quiet(worker, clock, 2)
+    assert store.get_trigger(quiet.id).state is TriggerState.DONE
+    clock.advance(7200)
+    worker.run_once()
+    assert store.get_trigger(quiet.id) is None
+    assert store.get_trigger(owed.id) is not None
+    assert store.get_backup(store.get_trigger(owed.id).backup_id) is not None

@@ -25,3 +25,10 @@ def test_readyz_fails_without_a_worker_heartbeat(make_settings):
         assert requests.get(node.url + "/healthz").status_code == 200
     finally:
         node.stop()
+
+
+def test_request_id_is_taken_from_the_header_and_echoed(node):
+    response = requests.get(node.url + "/healthz", headers={"X-Request-Id": "abc-123"})
+    assert response.headers["X-Request-Id"] == "abc-123"
+    made = requests.get(node.url + "/healthz", headers={"X-Request-Id": "bad id; with <chars>"})
+    assert made.headers["X-Request-Id"] != "bad id; with <chars>" and len(made.headers["X-Request-Id"]) == 16

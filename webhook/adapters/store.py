@@ -8,9 +8,12 @@ on PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from ..core.errors import StoreUnavailable
+from ..core.metrics import Metrics, NullMetrics
 from ..core.triggers import (
-    Backup, BackupState, Delivery, DeliveryAttempt, DeliveryState, Trigger, TriggerState,
+    Backup, BackupState, Delivery, DeliveryAttempt, DeliveryEvent, DeliveryState, Trigger, TriggerState,
 )
 from . import rows
 from .schema import backups, deliveries, metadata, triggers, workers
@@ -57,9 +61,48 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+class WriterQueue:
+    """Lines up one host's SQLite writers in the kernel: ``flock`` on ``<database>.lock``.
+
+    Without it, concurrent writers (gunicorn threads and processes, worker loops) meet in SQLite's
+    busy handler, which sleeps 1, 2, 5, 10 ... 100 ms between tries, so under load most of a
+    request's time is spent asleep while the database is idle. The queue only orders writers;
+    SQLite's own locks still guarantee correctness (and cover writers that do not use it).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # a forked child must not share its parent's lock
+            local.pid, local.fd, local.depth = os.getpid(), os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), 0
+        if local.depth == 0:
+            fcntl.flock(local.fd, fcntl.LOCK_EX)
+        local.depth += 1
+        try:
+            yield
+        finally:
+            local.depth -= 1
+            if local.depth == 0:
+                fcntl.flock(local.fd, fcntl.LOCK_UN)
+
+
+def writer_queue(engine: Engine) -> WriterQueue | None:
+    """A queue for a file-backed SQLite database; None elsewhere (PostgreSQL queues writers itself)."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return WriterQueue(str(Path(database).expanduser()) + ".lock")
+
+
 class SqlStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, metrics: Metrics | None = None) -> None:
         self.engine = engine
+        self.metrics: Metrics = metrics or NullMetrics()
+        self.writers = writer_queue(engine)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> SqlStore:
@@ -74,11 +117,13 @@ class SqlStore:
     @contextmanager
     def _tx(self, *, write: bool = False) -> Iterator[Connection]:
         try:
-            with self.engine.connect().execution_options(write=write) as conn, conn.begin():
+            with (self.writers.hold() if write and self.writers else nullcontext()), \
+                    self.engine.connect().execution_options(write=write) as conn, conn.begin():
                 yield conn
         except IntegrityError:
             raise
         except (OperationalError, SQLAlchemyError) as exc:
+            self.metrics.store_error()
             log.error("store error", extra={"event": "store.error", "error": type(exc).__name__})
             raise StoreUnavailable(f"The store is unavailable ({type(exc).__name__}).") from exc
 
@@ -163,10 +208,10 @@ class SqlStore:
             return [rows.trigger_of(r) for r in conn.execute(query.order_by(triggers.c.received_at)).mappings()]
 
     def stranded_triggers(self, limit: int) -> list[Trigger]:
-        query = (sa.select(triggers)
-                 .join(backups, backups.c.id == triggers.c.backup_id)
-                 .where(triggers.c.state == TriggerState.ATTACHED.value, backups.c.active_slot.is_(None))
-                 .limit(limit))
+        # EXISTS, not a JOIN: with a join SQLite starts from the ended backups and walks every
+        # historic trigger they own on each worker cycle; this way it starts from the few ATTACHED ones.
+        ended = sa.exists().where(backups.c.id == triggers.c.backup_id, backups.c.active_slot.is_(None))
+        query = sa.select(triggers).where(triggers.c.state == TriggerState.ATTACHED.value, ended).limit(limit)
         with self._tx() as conn:
             return [rows.trigger_of(r) for r in conn.execute(query).mappings()]
 
@@ -318,6 +363,50 @@ class SqlStore:
             conn.execute(deliveries.update().where(
                 deliveries.c.id == delivery_id, deliveries.c.lease_owner == owner).values(**values))
 
+    def cancel_delivery(self, delivery_id: str, owner: str, reason: str) -> None:
+        with self._tx(write=True) as conn:
+            conn.execute(deliveries.update().where(deliveries.c.id == delivery_id, deliveries.c.lease_owner == owner)
+                         .values(state=DeliveryState.CANCELLED.value, last_error=reason, next_attempt_at=None,
+                                 lease_owner=None, lease_until=None))
+
+    # ------------------------------------------------------------------ deadlines and callback secrets
+    def expire_trigger(self, trigger_id: str, completed_at: datetime, note: str) -> Trigger | None:
+        """Finish a trigger at its deadline; the trigger if the deadline has the final word, else None.
+
+        The deadline wins if the trigger is still ACCEPTED/ATTACHED (it becomes DONE here, so the
+        backup's end owes it nothing), or if it is DONE without a COMPLETED delivery (an earlier
+        attempt of this deadline finished it). It loses if the backup ended first. The row lock is
+        a plain FOR UPDATE, not SKIP LOCKED, so a concurrent completion is waited for, not skipped.
+        """
+        with self._tx(write=True) as conn:
+            query = sa.select(triggers).where(triggers.c.id == trigger_id)
+            row = conn.execute(query if self.engine.dialect.name == "sqlite" else query.with_for_update()
+                               ).mappings().first()
+            if row is None or row["state"] == TriggerState.SKIPPED.value:
+                return None
+            if row["state"] in (TriggerState.ACCEPTED.value, TriggerState.ATTACHED.value):
+                values = {"state": TriggerState.DONE.value, "completed_at": completed_at.timestamp(), "note": note}
+                conn.execute(triggers.update().where(triggers.c.id == trigger_id).values(**values))
+                return rows.trigger_of({**row, **values})
+            completed = conn.execute(sa.select(deliveries.c.id).where(
+                deliveries.c.trigger_id == trigger_id, deliveries.c.event == DeliveryEvent.COMPLETED.value
+            ).limit(1)).first()
+            return None if completed else rows.trigger_of(row)
+
+    def forget_callback_options(self, trigger_id: str, keys: Sequence[str]) -> None:
+        """Delete callback options (a run task's access token) from a trigger and all its deliveries."""
+        def without(target: Any) -> Any:
+            options = {k: v for k, v in (target.get("options") or {}).items() if k not in keys}
+            return {**target, "options": options}
+
+        with self._tx(write=True) as conn:
+            callback = conn.execute(sa.select(triggers.c.callback).where(triggers.c.id == trigger_id)).scalar()
+            if callback:
+                conn.execute(triggers.update().where(triggers.c.id == trigger_id).values(callback=without(callback)))
+            for delivery_id, target in conn.execute(sa.select(deliveries.c.id, deliveries.c.target).where(
+                    deliveries.c.trigger_id == trigger_id)).all():
+                conn.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(target=without(target)))
+
     # ------------------------------------------------------------------ workers
     def heartbeat(self, worker_id: str, now: datetime) -> None:
         with self._tx(write=True) as conn:
@@ -352,6 +441,24 @@ class SqlStore:
                                  .where(deliveries.c.state == DeliveryState.PENDING.value)).scalar()
         due = [v for v in (polls, sends) if v is not None]
         return rows.time_of(min(due)) if due else None
+
+    def prune(self, before: datetime) -> dict[str, int]:
+        """Delete finished history older than ``before``; never anything still owed to someone."""
+        t = before.timestamp()
+        finished = (TriggerState.DONE.value, TriggerState.SKIPPED.value)
+        with self._tx(write=True) as conn:
+            old = sa.select(triggers.c.id).where(triggers.c.state.in_(finished), triggers.c.received_at < t)
+            owed = sa.select(deliveries.c.trigger_id).where(deliveries.c.state == DeliveryState.PENDING.value)
+            doomed = old.where(triggers.c.id.not_in(owed))
+            gone_deliveries = conn.execute(deliveries.delete().where(deliveries.c.trigger_id.in_(doomed))).rowcount
+            gone_triggers = conn.execute(triggers.delete().where(
+                triggers.c.state.in_(finished), triggers.c.received_at < t,
+                triggers.c.id.not_in(sa.select(deliveries.c.trigger_id)))).rowcount
+            referenced = sa.select(triggers.c.backup_id).where(triggers.c.backup_id.is_not(None))
+            gone_backups = conn.execute(backups.delete().where(
+                backups.c.active_slot.is_(None), backups.c.created_at < t,
+                backups.c.id.not_in(referenced))).rowcount
+        return {"triggers": gone_triggers, "deliveries": gone_deliveries, "backups": gone_backups}
 
     def ping(self) -> None:
         with self._tx() as conn:

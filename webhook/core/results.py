@@ -1,63 +1,137 @@
-"""The result document: a BackupTask (seed schema) plus who asked and when it ran.
+"""The documents the service shows, as pydantic models (so /openapi.json is generated from them).
 
-The same document is the callback body, the ``backup`` part of ``GET /v1/triggers/{id}`` and the
-output of ``vcf-backup-webhook trigger``, so every way of asking sees one shape.
+``BackupResult`` is a BackupTask (seed schema) plus who asked and when it ran. The same document
+is the callback body, the ``backup`` part of ``GET /v1/triggers/{id}`` and the output of
+``vcf-backup-webhook trigger``, so every way of asking sees one shape.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from .models import BackupTask
-from .triggers import Backup, BackupState, Trigger
+from pydantic import BaseModel, Field
+
+from .models import BackupResource, BackupTask
+from .triggers import Backup, BackupState, Delivery, DeliveryState, Trigger
 
 
 def iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-def backup_task(backup: Backup) -> BackupTask:
-    """The seed's BackupTask for a backup; ``status`` is the service's normalised state."""
-    return BackupTask(
-        id=backup.sddc_task_id,
-        name=backup.name,
-        status=backup.state.value,
-        resources=backup.resources or None,
-        errors=backup.errors or None,
-    )
+class TriggerSummary(BaseModel):
+    id: str
+    source: str = Field(description="generic, terraform, terraform-run-task, alertmanager, slack")
+    caller: str = Field(description="Who asked: the API token's name, the Slack user, the Alertmanager receiver")
+    reason: str | None = None
+    receivedAt: str | None = None
+    state: Literal["ACCEPTED", "ATTACHED", "DONE", "SKIPPED"]
+    note: str | None = Field(None, description="Why it was skipped, or that a recent backup was reused")
 
 
-def outcome(backup: Backup) -> str:
+class BackupResult(BackupTask):
+    """A BackupTask whose ``status`` is the service's state: IN_PROGRESS, SUCCESSFUL, FAILED, CANCELLED,
+    TIMED_OUT, SUBMIT_FAILED (or SUBMITTING before SDDC Manager answered)."""
+
+    outcome: Literal["pending", "success", "failure"]
+    backupId: str
+    adopted: bool = Field(description="True if SDDC Manager was already running this backup when asked")
+    startedAt: str | None = None
+    completedAt: str | None = None
+    trigger: TriggerSummary
+    note: str | None = None
+
+
+class TriggerDetail(TriggerSummary):
+    elements: list[BackupResource]
+    backupId: str | None = None
+    completedAt: str | None = None
+    callbackUrl: str | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class AttemptDoc(BaseModel):
+    at: str | None
+    statusCode: int | None = None
+    error: str | None = None
+    durationMs: int = 0
+
+
+class DeliveryDoc(BaseModel):
+    id: str
+    event: Literal["backup.started", "backup.completed", "backup.deadline"]
+    kind: str
+    url: str
+    state: Literal["PENDING", "DELIVERED", "GAVE_UP", "CANCELLED"]
+    createdAt: str | None = None
+    deliveredAt: str | None = None
+    nextAttemptAt: str | None = None
+    lastError: str | None = None
+    attempts: list[AttemptDoc]
+
+
+class TriggerStatus(BaseModel):
+    """``GET /v1/triggers/{id}`` (and the answer to ``POST /v1/triggers``)."""
+
+    id: str
+    state: Literal["ACCEPTED", "ATTACHED", "DONE", "SKIPPED"]
+    statusUrl: str
+    duplicate: bool | None = Field(None, description="POST only: true when the idempotency key matched")
+    trigger: TriggerDetail
+    backup: BackupResult | None = None
+    deliveries: list[DeliveryDoc]
+
+
+class TriggerPage(BaseModel):
+    items: list[TriggerStatus]
+    next: str | None = Field(None, description="URL of the next (older) page")
+
+
+def trigger_summary(trigger: Trigger) -> TriggerSummary:
+    return TriggerSummary(id=trigger.id, source=trigger.source, caller=trigger.caller, reason=trigger.reason,
+                          receivedAt=iso(trigger.received_at), state=trigger.state.value, note=trigger.note)
+
+
+def outcome(backup: Backup) -> Literal["pending", "success", "failure"]:
     if backup.state.is_active:
         return "pending"
     return "success" if backup.state is BackupState.SUCCESSFUL else "failure"
 
 
-def trigger_summary(trigger: Trigger) -> dict[str, Any]:
-    return {
-        "id": trigger.id,
-        "source": trigger.source,
-        "caller": trigger.caller,
-        "reason": trigger.reason,
-        "receivedAt": iso(trigger.received_at),
-        "state": trigger.state.value,
-        "note": trigger.note,
-    }
+def backup_result(trigger: Trigger, backup: Backup, note: str | None = None) -> BackupResult:
+    return BackupResult(
+        id=backup.sddc_task_id, name=backup.name, status=backup.state.value, resources=backup.resources or None,
+        errors=backup.errors or None, outcome=outcome(backup), backupId=backup.id, adopted=backup.adopted,
+        startedAt=iso(backup.submitted_at or backup.created_at), completedAt=iso(backup.completed_at),
+        trigger=trigger_summary(trigger), note=note or trigger.note,
+    )
 
 
 def result_document(trigger: Trigger, backup: Backup, note: str | None = None) -> dict[str, Any]:
-    body = backup_task(backup).to_json_dict()
-    body.update(
-        {
-            "outcome": outcome(backup),
-            "backupId": backup.id,
-            "adopted": backup.adopted,
-            "startedAt": iso(backup.submitted_at or backup.created_at),
-            "completedAt": iso(backup.completed_at),
-            "trigger": trigger_summary(trigger),
-        }
+    return backup_result(trigger, backup, note).model_dump(mode="json", exclude_none=True)
+
+
+def trigger_detail(trigger: Trigger) -> TriggerDetail:
+    return TriggerDetail(
+        **trigger_summary(trigger).model_dump(), elements=trigger.spec.elements, backupId=trigger.backup_id,
+        completedAt=iso(trigger.completed_at), callbackUrl=trigger.callback.url if trigger.callback else None,
+        context=trigger.context,
     )
-    if note or trigger.note:
-        body["note"] = note or trigger.note
-    return body
+
+
+def delivery_doc(delivery: Delivery) -> DeliveryDoc:
+    return DeliveryDoc(
+        id=delivery.id, event=delivery.event.value, kind=delivery.target.kind, url=delivery.target.url,
+        state=delivery.state.value, createdAt=iso(delivery.created_at), deliveredAt=iso(delivery.delivered_at),
+        nextAttemptAt=iso(delivery.next_attempt_at) if delivery.state is DeliveryState.PENDING else None,
+        lastError=delivery.last_error,
+        attempts=[AttemptDoc(at=iso(a.at), statusCode=a.status_code, error=a.error, durationMs=a.duration_ms)
+                  for a in delivery.attempts],
+    )
+
+
+def backup_task(backup: Backup) -> BackupTask:
+    """The seed's BackupTask for a backup; ``status`` is the service's normalised state."""
+    return BackupTask(id=backup.sddc_task_id, name=backup.name, status=backup.state.value,
+                      resources=backup.resources or None, errors=backup.errors or None)

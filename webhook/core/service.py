@@ -14,9 +14,10 @@ from typing import Any
 
 from .callbacks import CallbackPolicy
 from .errors import NotFound, ServiceError, StoreUnavailable
+from .metrics import Metrics, NullMetrics
 from .ports import Clock, Store
-from .results import iso, result_document, trigger_summary
-from .triggers import Delivery, Trigger, TriggerState
+from .results import TriggerStatus, backup_result, delivery_doc, result_document, trigger_detail
+from .triggers import Backup, Delivery, Trigger, TriggerState
 
 
 @dataclass
@@ -30,44 +31,21 @@ class TriggerView:
     """Everything ``GET /v1/triggers/{id}`` shows."""
 
     trigger: Trigger
-    backup: dict[str, Any] | None
+    backup: dict[str, Any] | None  # the result document (BackupResult as JSON), as callbacks carry it
     deliveries: list[Delivery] = field(default_factory=list)
+    record: Backup | None = None
 
     @property
     def finished(self) -> bool:
         return self.trigger.state in (TriggerState.DONE, TriggerState.SKIPPED)
 
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "trigger": {
-                **trigger_summary(self.trigger),
-                "elements": [e.to_json_dict() for e in self.trigger.spec.elements],
-                "backupId": self.trigger.backup_id,
-                "completedAt": iso(self.trigger.completed_at),
-                "callbackUrl": self.trigger.callback.url if self.trigger.callback else None,
-                "context": self.trigger.context,
-            },
-            "backup": self.backup,
-            "deliveries": [_delivery_json(d) for d in self.deliveries],
-        }
-
-
-def _delivery_json(delivery: Delivery) -> dict[str, Any]:
-    return {
-        "id": delivery.id,
-        "event": delivery.event.value,
-        "kind": delivery.target.kind,
-        "url": delivery.target.url,
-        "state": delivery.state.value,
-        "createdAt": iso(delivery.created_at),
-        "deliveredAt": iso(delivery.delivered_at),
-        "nextAttemptAt": iso(delivery.next_attempt_at) if delivery.state.value == "PENDING" else None,
-        "lastError": delivery.last_error,
-        "attempts": [
-            {"at": iso(a.at), "statusCode": a.status_code, "error": a.error, "durationMs": a.duration_ms}
-            for a in delivery.attempts
-        ],
-    }
+    def status(self, status_url: str, duplicate: bool | None = None) -> TriggerStatus:
+        return TriggerStatus(
+            id=self.trigger.id, state=self.trigger.state.value, statusUrl=status_url, duplicate=duplicate,
+            trigger=trigger_detail(self.trigger),
+            backup=backup_result(self.trigger, self.record) if self.record else None,
+            deliveries=[delivery_doc(d) for d in self.deliveries],
+        )
 
 
 class TriggerService:
@@ -78,7 +56,9 @@ class TriggerService:
         callback_policy: CallbackPolicy,
         *,
         wake: Callable[[], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics: Metrics = metrics or NullMetrics()
         self.store = store
         self.clock = clock
         self.callback_policy = callback_policy
@@ -96,12 +76,21 @@ class TriggerService:
             raise StoreUnavailable(f"The trigger could not be stored: {type(exc).__name__}.") from exc
         if created:
             self._wake()
+        self.metrics.trigger(trigger.source, "accepted" if created else "duplicate")
         return Receipt(stored, created)
 
-    def skip(self, trigger: Trigger) -> Receipt:
-        """Record a trigger that knowingly starts nothing (duplicate, cooldown, resolved alert)."""
+    def skip(self, trigger: Trigger, reason: str = "skipped") -> Receipt:
+        """Record a trigger that knowingly starts nothing (duplicate, cooldown, resolved alert).
+
+        ``reason`` is a short, low-cardinality label for metrics; the detail goes in ``trigger.note``.
+        """
         stored, created = self.store.skip_trigger(trigger)
+        self.metrics.trigger(trigger.source, "skipped" if created else "duplicate", reason)
         return Receipt(stored, created)
+
+    def wake(self) -> None:
+        """Wake a worker for work stored outside ``accept`` (a delivery owed at once)."""
+        self._wake()
 
     def view(self, trigger_id: str) -> TriggerView:
         trigger = self.store.get_trigger(trigger_id)
@@ -116,7 +105,7 @@ class TriggerService:
     def _view(self, trigger: Trigger) -> TriggerView:
         backup = self.store.get_backup(trigger.backup_id) if trigger.backup_id else None
         document = result_document(trigger, backup) if backup else None
-        return TriggerView(trigger, document, self.store.deliveries_of_trigger(trigger.id))
+        return TriggerView(trigger, document, self.store.deliveries_of_trigger(trigger.id), backup)
 
     def wait(self, trigger_id: str, seconds: float, *, poll: float = 0.1) -> TriggerView:
         """Block until the trigger is finished or ``seconds`` pass; reads only the store."""

@@ -53,11 +53,16 @@ class DeliveryState(str, Enum):
     PENDING = "PENDING"
     DELIVERED = "DELIVERED"
     GAVE_UP = "GAVE_UP"
+    # Never sent because it was no longer needed (a run-task deadline the backup beat).
+    CANCELLED = "CANCELLED"
 
 
 class DeliveryEvent(str, Enum):
     STARTED = "backup.started"
     COMPLETED = "backup.completed"
+    # Scheduled at accept time, due at a deadline: the final word if the backup has not ended by then
+    # (HCP Terraform run tasks). The worker sends it only if it can still finish the trigger.
+    DEADLINE = "backup.deadline"
 
 
 class Record(BaseModel):

@@ -16,9 +16,13 @@ from datetime import datetime, timedelta
 
 from .deliveries import DeliveryPolicy, owed_deliveries
 from .errors import SddcManagerError
+from .metrics import Metrics, NullMetrics
 from .models import Error, Task, TaskStatus
 from .ports import Clock, Notifier, SddcManager, Store
-from .triggers import Backup, BackupState, DeliveryAttempt, DeliveryEvent, DeliveryState, Trigger, TriggerState, new_id
+from .results import result_document
+from .triggers import (
+    Backup, BackupState, Delivery, DeliveryAttempt, DeliveryEvent, DeliveryState, Trigger, TriggerState, new_id,
+)
 
 log = logging.getLogger("webhook.worker")
 
@@ -36,6 +40,8 @@ class WorkerConfig:
     task_not_found_grace: float = 60.0
     batch: int = 200
     idle_wait: float = 5.0
+    retention: float | None = 90 * 86400.0
+    prune_every: float = 3600.0
 
 
 class Worker:
@@ -47,13 +53,16 @@ class Worker:
         clock: Clock,
         config: WorkerConfig | None = None,
         delivery_policy: DeliveryPolicy | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics: Metrics = metrics or NullMetrics()
         self.store = store
         self.sddc = sddc
         self.notifier = notifier
         self.clock = clock
         self.config = config or WorkerConfig()
         self.policy = delivery_policy or DeliveryPolicy()
+        self._last_prune: datetime | None = None
 
     @property
     def owner(self) -> str:
@@ -67,7 +76,19 @@ class Worker:
         did = self.advance_backups() or did
         did = self.complete_stranded() or did
         did = self.deliver() or did
+        self.prune_history()
         return did
+
+    def prune_history(self) -> None:
+        """Drop finished history past the retention, at most every ``prune_every`` seconds."""
+        now = self.clock.now()
+        if self.config.retention is None or (
+                self._last_prune and (now - self._last_prune).total_seconds() < self.config.prune_every):
+            return
+        self._last_prune = now
+        removed = self.store.prune(now - timedelta(seconds=self.config.retention))
+        if any(removed.values()):
+            log.info("history pruned", extra={"event": "store.pruned", **removed})
 
     def run_forever(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
         """Loop until ``stop``; sleep until woken by new work or the next due time."""
@@ -173,6 +194,8 @@ class Worker:
         backup.submit_attempts += 1
         if not self.store.save_backup(backup, self.owner):
             return
+        for rider in self.store.triggers_of_backup(backup.id, TriggerState.ATTACHED):
+            self.metrics.submit_delay((self.clock.now() - rider.received_at).total_seconds())
         try:
             started = self.sddc.start_backup(backup.spec)
         except SddcManagerError as exc:
@@ -306,6 +329,9 @@ class Worker:
             return
         log.info("backup ended", extra={"event": "backup.ended", "backup_id": backup.id,
                                         "sddc_task_id": backup.sddc_task_id, "state": backup.state.value})
+        started = backup.submitted_at
+        self.metrics.backup_ended(backup.state.value,
+                                  (backup.completed_at - started).total_seconds() if started else None)
         self._complete(self.store.triggers_of_backup(backup.id, TriggerState.ATTACHED), backup, None)
 
     def _complete(self, triggers: list[Trigger], backup: Backup, note: str | None) -> None:
@@ -338,6 +364,8 @@ class Worker:
         now = self.clock.now()
         claimed = self.store.claim_deliveries(self.owner, now, self.config.lease_seconds, self.config.batch)
         for delivery in claimed:
+            if delivery.event is DeliveryEvent.DEADLINE and not self._deadline_stands(delivery):
+                continue
             started = self.clock.now()
             result = self.notifier.send(delivery)
             finished = self.clock.now()
@@ -346,10 +374,33 @@ class Worker:
             state, next_at = self.policy.next_state(delivery, result, finished)
             self.store.record_attempt(delivery.id, self.owner, attempt, state, next_at,
                                       None if result.ok else result.error)
+            outcome = {DeliveryState.DELIVERED: "delivered", DeliveryState.GAVE_UP: "gave_up"}.get(state, "retry")
+            self.metrics.delivery(delivery.target.kind, outcome, len(delivery.attempts) + 1)
             log.info("delivery attempt", extra={
                 "event": "delivery.attempt", "trigger_id": delivery.trigger_id, "delivery_id": delivery.id,
                 "status_code": result.status_code, "state": state.value, "error": result.error})
+            forget = delivery.target.options.get("forget_after_final")
+            if forget and state is not DeliveryState.PENDING and delivery.event is not DeliveryEvent.STARTED:
+                # The final word is out (or never will be): secrets kept only for it go now.
+                self.store.forget_callback_options(delivery.trigger_id, list(forget))
         return bool(claimed)
+
+    def _deadline_stands(self, delivery: Delivery) -> bool:
+        """A deadline delivery speaks only if it can still finish its trigger (the backup did not end first).
+
+        Finishing the trigger here is what keeps the backup's end from owing it a second final word.
+        """
+        note = str(delivery.body.get("note") or "The deadline passed before the backup ended.")
+        trigger = self.store.expire_trigger(delivery.trigger_id, self.clock.now(), note)
+        if trigger is None:
+            self.store.cancel_delivery(delivery.id, self.owner, "not needed: the backup ended before the deadline")
+            return False
+        backup = self.store.get_backup(trigger.backup_id) if trigger.backup_id else None
+        if backup is not None:  # say how far the backup got (task id, status)
+            delivery.body = result_document(trigger, backup, note)
+        log.info("deadline passed", extra={"event": "trigger.deadline", "trigger_id": trigger.id,
+                                           "backup_id": trigger.backup_id})
+        return True
 
 
 def _parse_time(text: str | None) -> datetime | None:

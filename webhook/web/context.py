@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ class WebContext:
     public_url: str | None = None
     worker_stale_after: float = 60.0
     sources: dict[str, Any] = field(default_factory=dict)
+    metrics_text: Callable[[], bytes] = lambda: b""
 
 
 def web() -> WebContext:

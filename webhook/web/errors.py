@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import secrets
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..core.errors import ServiceError
+from .context import EXTENSION
 
 log = logging.getLogger("webhook.web")
 
@@ -30,11 +31,19 @@ def error_response(error: ServiceError) -> Response:
     log.log(level, "request refused", extra={
         "event": "http.error", "status": error.status, "errorCode": error.error_code,
         "error": error.message, "referenceToken": token, "path": request.path, "method": request.method})
+    if request.method == "POST" and error.status < 500:
+        _count_rejection(error)
     response = jsonify(error.to_error(token).to_json_dict())
     response.status_code = error.status
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="vcf-backup-webhook"'
     return response
+
+
+def _count_rejection(error: ServiceError) -> None:
+    context = current_app.extensions.get(EXTENSION)
+    if context is not None:
+        context.service.metrics.trigger(request.blueprint or "unknown", "rejected", error.error_code)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 
 from .context import web
@@ -41,3 +41,12 @@ def readyz() -> ResponseReturnValue:
         if age > ctx.worker_stale_after:
             ready = False
     return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
+
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@bp.get("/metrics")
+def metrics() -> ResponseReturnValue:
+    """Prometheus exposition for the whole node (all web and worker processes)."""
+    return Response(web().metrics_text(), headers={"Content-Type": CONTENT_TYPE})

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from ..core.errors import InvalidRequest
+from ..core.results import TriggerPage
 from ..core.service import TriggerView
 from ..core.triggers import TriggerState
 from ..sources import generic
@@ -23,14 +25,11 @@ def authenticate() -> str:
 
 
 def view_response(view: TriggerView, *, created: bool | None = None, waited: bool = False) -> ResponseReturnValue:
-    body = {"id": view.trigger.id, "state": view.trigger.state.value, "statusUrl": status_url(view.trigger.id),
-            **view.to_json_dict()}
-    if created is not None:
-        body["duplicate"] = not created
+    body = view.status(status_url(view.trigger.id), None if created is None else not created)
     status = 200 if (view.finished or (created is None and not waited)) else 202
-    response = jsonify(body)
+    response = jsonify(body.model_dump(mode="json", exclude_none=True))
     response.status_code = status
-    response.headers["Location"] = body["statusUrl"]
+    response.headers["Location"] = body.statusUrl
     return response
 
 
@@ -72,6 +71,9 @@ def list_triggers() -> ResponseReturnValue:
         raise InvalidRequest("since needs a time zone, e.g. 2026-11-27T10:00:00Z.")
     found = web().service.history(source=args.get("source") or None, state=state, since=since, limit=limit,
                                   before_id=args.get("before") or None)
-    items = [web().service.view(t.id).to_json_dict() | {"statusUrl": status_url(t.id)} for t in found]
-    next_page = f"{request.base_url}?before={found[-1].id}" if len(found) == limit else None
-    return jsonify({"items": items, "next": next_page})
+    items = [web().service.view(t.id).status(status_url(t.id)) for t in found]
+    next_page = None
+    if len(found) == limit:
+        query = {k: v for k, v in args.items() if k != "before"} | {"before": found[-1].id}
+        next_page = f"{request.base_url}?{urlencode(query)}"
+    return jsonify(TriggerPage(items=items, next=next_page).model_dump(mode="json", exclude_none=True))

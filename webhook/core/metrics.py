@@ -1,0 +1,37 @@
+"""What the core reports for metrics, as a port; ``NullMetrics`` when nobody listens."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Metrics(Protocol):
+    def trigger(self, source: str, outcome: str, reason: str = "") -> None:
+        """outcome: accepted, duplicate, skipped, rejected (reason: an errorCode or skip reason)."""
+
+    def submit_delay(self, seconds: float) -> None:
+        """Time from an accepted trigger to the POST /v1/backups/tasks that serves it."""
+
+    def backup_ended(self, state: str, duration_seconds: float | None) -> None: ...
+
+    def delivery(self, kind: str, outcome: str, attempts: int) -> None:
+        """outcome: delivered, retry, gave_up."""
+
+    def store_error(self) -> None: ...
+
+
+class NullMetrics:
+    def trigger(self, source: str, outcome: str, reason: str = "") -> None:
+        pass
+
+    def submit_delay(self, seconds: float) -> None:
+        pass
+
+    def backup_ended(self, state: str, duration_seconds: float | None) -> None:
+        pass
+
+    def delivery(self, kind: str, outcome: str, attempts: int) -> None:
+        pass
+
+    def store_error(self) -> None:
+        pass

@@ -1,0 +1,258 @@
+"""The Slack slash command (``/vcf-backup``): verify, parse, authorise, translate into a Trigger.
+
+Order is the security model: ``verify_request`` runs over the raw body and headers before a
+single form field is read, so an unsigned or replayed request can cause nothing but a 401.
+Then the form is parsed (``parse_form``), the text becomes a ``Command`` (``parse_command``),
+the allowlists decide (``is_allowed``), and only a ``backup`` becomes a ``Trigger``.
+
+Idempotency: ``caller`` is ``slack:<team_id>`` and ``dedupe_key`` is Slack's ``trigger_id``,
+unique per invocation, so a resent request maps onto the trigger already stored.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from slack_sdk.signature import SignatureVerifier
+
+from ..core.callbacks import HostAllowlist, is_forbidden_address
+from ..core.errors import CallbackRefused, InvalidRequest, Unauthenticated
+from ..core.models import BackupResource, BackupSpec
+from ..core.triggers import CallbackTarget, Trigger
+
+SOURCE = "slack"
+NOTIFIER_KIND = "slack"
+MAX_CLOCK_SKEW = 60 * 5  # Slack's documented replay window, in seconds
+MAX_REASON_CHARS = 1000
+COMMANDS = ("backup", "status", "help")
+_HELP_WORDS = frozenset({"help", "h", "?", "-h", "--help", "-help", "usage"})
+_LATEST_WORDS = frozenset({"latest", "last"})
+# A first word this close to a command is a typo of it: show help rather than start a backup
+# whose reason is "stauts".
+_TYPO_CUTOFF = 0.75
+
+
+@dataclass(frozen=True)
+class ResponseUrlPolicy:
+    """Where Slack's ``response_url`` may point: the allowlist, https, never link-local.
+
+    Plain http is allowed only to a host:port written out exactly (no wildcard) in the list:
+    Slack itself always sends https, so such an entry is a deliberate local stand-in (a test
+    receiver, a relay); a bare host entry never downgrades to http.
+    """
+
+    allowlist: HostAllowlist
+    exact_ports: HostAllowlist
+    setting_name: str = "VCFBACKUP_SLACK_RESPONSE_HOSTS"
+
+    @classmethod
+    def of(cls, entries: Iterable[str]) -> ResponseUrlPolicy:
+        allowlist = HostAllowlist.of(entries)
+        exact = [e for e in allowlist.entries if _names_port(e) and not any(c in e for c in "*?")]
+        return cls(allowlist, HostAllowlist(tuple(exact)))
+
+    def check(self, url: str) -> str:
+        """Return the URL if it may be posted to, else raise ``CallbackRefused`` saying why."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise CallbackRefused(f"Slack's response_url is not a valid URL: {exc}") from exc
+        scheme, host = parts.scheme.lower(), parts.hostname or ""
+        if scheme not in ("https", "http") or not host:
+            raise CallbackRefused("Slack's response_url must be an absolute https URL.")
+        if parts.username or parts.password:
+            raise CallbackRefused("Slack's response_url must not carry credentials.")
+        if is_forbidden_address(host):
+            raise CallbackRefused(f"Slack's response_url host {host} is a link-local or metadata address.")
+        effective_port = port or (443 if scheme == "https" else 80)
+        remediation = f"Operators: add the host to {self.setting_name} (host or host:port entries)."
+        if not self.allowlist.allows(host, effective_port):
+            raise CallbackRefused(f"Slack's response_url host {host}:{effective_port} is not allowed.",
+                                  remediation=remediation)
+        if scheme == "http" and not self.exact_ports.allows(host, effective_port):
+            raise CallbackRefused("Slack's response_url uses plain http, which is only allowed to a host:port "
+                                  f"listed exactly in {self.setting_name}.", remediation=remediation)
+        return url
+
+
+def _names_port(entry: str) -> bool:
+    if entry.startswith("["):
+        return "]:" in entry
+    return entry.count(":") == 1
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    """What the Slack source needs from the settings (built by ``create_app``)."""
+
+    signing_secret: str | None
+    response_urls: ResponseUrlPolicy
+    allowed_teams: frozenset[str] = frozenset()
+    allowed_channels: frozenset[str] = frozenset()
+    allowed_users: frozenset[str] = frozenset()
+    response_type: str = "ephemeral"
+
+
+class _At:
+    """A fixed clock for ``SignatureVerifier`` so the check uses the service's clock."""
+
+    def __init__(self, now: float) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
+
+
+def verify_request(secret: str | None, body: bytes, headers: Mapping[str, str], now: float) -> None:
+    """Raise ``Unauthenticated`` unless the request carries a fresh, valid Slack v0 signature.
+
+    Args:
+        secret: the app's Signing Secret (``None``: not configured, everything is refused).
+        body: the raw body, exactly as received.
+        headers: the request headers (any case).
+        now: the current Unix time in seconds.
+    """
+    if not secret:
+        raise Unauthenticated("Slack requests are refused: no signing secret is configured.",
+                              remediation="Operators: set VCFBACKUP_SLACK_SIGNING_SECRET to the Slack app's "
+                                          "Signing Secret.")
+    lowered = {k.lower(): v for k, v in headers.items()}
+    timestamp = lowered.get("x-slack-request-timestamp", "").strip()
+    signature = lowered.get("x-slack-signature", "").strip()
+    if not timestamp or not signature:
+        raise Unauthenticated("Missing X-Slack-Request-Timestamp or X-Slack-Signature header.",
+                              remediation="Point only a Slack app's slash command at this URL.")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise Unauthenticated("X-Slack-Request-Timestamp is not a Unix time in seconds.")
+    if abs(now - int(timestamp)) > MAX_CLOCK_SKEW:
+        raise Unauthenticated("X-Slack-Request-Timestamp is more than 5 minutes from this server's clock "
+                              "(a replayed request, or a clock out of sync).",
+                              remediation="Check that this server's clock is synchronised (NTP).")
+    try:
+        valid = SignatureVerifier(secret, clock=_At(now)).is_valid(body, timestamp, signature)  # type: ignore[arg-type]
+    except (ValueError, UnicodeDecodeError):  # a body that is not UTF-8 cannot be a Slack form
+        valid = False
+    if not valid:
+        raise Unauthenticated("X-Slack-Signature does not match the request (wrong signing secret, or the body "
+                              "was changed on the way).")
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    """The fields of a slash-command request this service uses (the rest are ignored)."""
+
+    team_id: str
+    user_id: str
+    channel_id: str = ""
+    team_domain: str = ""
+    channel_name: str = ""
+    user_name: str = ""
+    enterprise_id: str = ""
+    command: str = "/vcf-backup"
+    text: str = ""
+    response_url: str = ""
+    trigger_id: str = ""
+    api_app_id: str = ""
+
+    def audit(self) -> dict[str, str]:
+        """Who asked, from where: stored with the trigger (no response_url, no token)."""
+        fields = {"team_id": self.team_id, "team_domain": self.team_domain, "enterprise_id": self.enterprise_id,
+                  "channel_id": self.channel_id, "channel_name": self.channel_name, "user_id": self.user_id,
+                  "user_name": self.user_name, "command": self.command, "api_app_id": self.api_app_id,
+                  "trigger_id": self.trigger_id}
+        return {key: value for key, value in fields.items() if value}
+
+
+def parse_form(body: bytes) -> SlashCommand:
+    """The form-encoded body (already verified) as a ``SlashCommand``."""
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=64)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidRequest(f"The body is not a Slack slash-command form: {type(exc).__name__}.") from None
+    first: dict[str, str] = {name: values[0] for name, values in fields.items() if values}
+    if not first.get("team_id") or not first.get("user_id"):
+        raise InvalidRequest("The body is not a Slack slash-command form: team_id and user_id are required.")
+    known = {name: first[name] for name in SlashCommand.__dataclass_fields__ if name in first}
+    return SlashCommand(**known)
+
+
+@dataclass(frozen=True)
+class Command:
+    """What the text after the slash command asks for.
+
+    ``argument`` is the reason (backup) or trigger id (status); ``unknown`` is a first word that
+    looked like a mistyped subcommand, answered with the help text.
+    """
+
+    name: str
+    argument: str | None = None
+    unknown: str | None = None
+
+
+def parse_command(text: str) -> Command:
+    """``backup [reason...]`` | ``status [trigger-id]`` | ``help``; free text is a backup reason."""
+    stripped = " ".join(text.split())
+    if not stripped:
+        return Command("backup")
+    first, _, rest = stripped.partition(" ")
+    word = first.lower()
+    if word == "backup":
+        return Command("backup", _reason(rest))
+    if word == "status":
+        target = rest.split(" ", 1)[0] if rest else None
+        return Command("status", None if target is None or target.lower() in _LATEST_WORDS else target)
+    if word in _HELP_WORDS:
+        return Command("help")
+    if word.startswith("-") or difflib.get_close_matches(word, COMMANDS, n=1, cutoff=_TYPO_CUTOFF):
+        return Command("help", unknown=first)
+    return Command("backup", _reason(stripped))
+
+
+def _reason(text: str) -> str | None:
+    text = text.strip()
+    if not text:
+        return None
+    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
+
+
+def is_allowed(config: SlackConfig, command: SlashCommand) -> bool:
+    """True if team, channel and user are each allowed (an empty list allows all of its kind)."""
+    checks = ((config.allowed_teams, command.team_id), (config.allowed_channels, command.channel_id),
+              (config.allowed_users, command.user_id))
+    return all(not allowed or value in allowed for allowed, value in checks)
+
+
+def default_spec() -> BackupSpec:
+    return BackupSpec(elements=[BackupResource(resourceType="SDDC_MANAGER")])
+
+
+def to_trigger(command: SlashCommand, reason: str | None, *, config: SlackConfig, received_at: datetime) -> Trigger:
+    """A backup trigger whose result goes back through ``response_url``.
+
+    Raises:
+        CallbackRefused: the response_url is missing or not allowed (nothing is stored).
+        InvalidRequest: Slack sent no trigger_id, so the request cannot be made idempotent.
+    """
+    if not command.response_url:
+        raise CallbackRefused("Slack sent no response_url, so the result could not be posted back.")
+    if not command.trigger_id:
+        raise InvalidRequest("Slack sent no trigger_id, which this service needs to recognise resent requests.")
+    config.response_urls.check(command.response_url)
+    options: dict[str, Any] = {"response_type": config.response_type, "user_id": command.user_id}
+    return Trigger(
+        source=SOURCE,
+        caller=f"slack:{command.team_id}",
+        spec=default_spec(),
+        reason=reason,
+        dedupe_key=command.trigger_id,
+        callback=CallbackTarget(kind=NOTIFIER_KIND, url=command.response_url, options=options),
+        context={"slack": command.audit()},
+        received_at=received_at,
+    )
+

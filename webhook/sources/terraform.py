@@ -1,0 +1,282 @@
+"""HCP Terraform / Terraform Enterprise run tasks, and the Terraform-flavoured generic trigger.
+
+Run task (``POST /hooks/terraform/run-task``): the raw body's ``X-TFC-Task-Signature`` (hex
+HMAC-SHA512) is checked before the body is even parsed. HCP Terraform's test request
+(``access_token`` "test-token") is answered and forgotten. A backup stage (``pre_apply`` by
+default) becomes a Trigger whose callback PATCHes ``task_result_callback_url``: ``running``,
+then ``passed``/``failed``, or ``failed`` at the deadline if the backup is still going (HCP
+Terraform waits 10 minutes at most). Other stages and speculative plans get an immediate
+``passed``, sent by the worker like any delivery, because HCP Terraform takes a task's status
+only from that PATCH, never from the answer to its POST.
+
+The access token is a credential: it is only sent to a host in ``VCFBACKUP_TFC_HOSTS``, never
+logged (it is a ``SecretStr`` until it goes into the callback options), and the worker deletes it
+from the store once the final status is out (``forget_after_final``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
+
+from ..core.callbacks import HostAllowlist, is_forbidden_address
+from ..core.errors import CallbackRefused, InvalidRequest, Unauthenticated
+from ..core.ports import Store
+from ..core.results import iso, trigger_summary
+from ..core.service import Receipt, TriggerService
+from ..core.triggers import CallbackTarget, Delivery, DeliveryEvent, Trigger, TriggerState
+from ..core.validation import parse_json, validate
+from . import generic
+
+SOURCE = "terraform-run-task"
+HOOK_SOURCE = "terraform"
+KIND = "tfc_run_task"
+SIGNATURE_HEADER = "X-TFC-Task-Signature"
+VERIFICATION_TOKEN = "test-token"
+STAGES = ("pre_plan", "post_plan", "pre_apply", "post_apply")
+HCP_WAIT_SECONDS = 600.0  # "Terraform expects this callback within 10 minutes"
+SECRET_OPTIONS = ("access_token",)
+
+
+def signature(key: str, body: bytes) -> str:
+    """The ``X-TFC-Task-Signature`` HCP Terraform sends for ``body``: lowercase hex HMAC-SHA512."""
+    return hmac.new(key.encode(), body, hashlib.sha512).hexdigest()
+
+
+def verify_signature(key: str | None, body: bytes, presented: str | None) -> None:
+    """Raise ``Unauthenticated`` unless ``presented`` signs ``body``; with no key, refuse everything."""
+    if not key:
+        raise Unauthenticated(
+            "No run task HMAC key is configured, so every run task request is refused.",
+            remediation="Operators: set VCFBACKUP_TFC_HMAC_KEY to the HMAC key of the run task in HCP Terraform.")
+    value = (presented or "").strip().lower()
+    remediation = "Set the same HMAC key on the run task in HCP Terraform and in VCFBACKUP_TFC_HMAC_KEY."
+    if not value:
+        raise Unauthenticated(f"Missing {SIGNATURE_HEADER}: the run task has no HMAC key.", remediation=remediation)
+    if not hmac.compare_digest(value.encode(), signature(key, body).encode()):
+        raise Unauthenticated(f"{SIGNATURE_HEADER} does not match the body.", remediation=remediation)
+
+
+class Capabilities(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    outcomes: bool | None = None
+
+
+class RunTaskRequest(BaseModel):
+    """The run task payload (version 1). Lenient: unknown keys are ignored, most keys may be absent."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    payload_version: int | None = None
+    access_token: SecretStr = SecretStr("")
+    stage: str | None = None
+    # Older docs and go-tfe spell it "capabilitites".
+    capabilities: Capabilities | None = Field(None, validation_alias=AliasChoices("capabilities", "capabilitites"))
+    is_speculative: bool | None = None
+    organization_name: str | None = None
+    workspace_id: str | None = None
+    workspace_name: str | None = None
+    workspace_app_url: str | None = None
+    run_id: str | None = None
+    run_app_url: str | None = None
+    run_created_by: str | None = None
+    run_message: str | None = None
+    task_result_id: str | None = None
+    task_result_callback_url: str | None = None
+    task_result_enforcement_level: str | None = None
+    vcs_commit_url: str | None = None
+
+    @property
+    def is_verification(self) -> bool:
+        """HCP Terraform's request when a run task is created: answer 200, start nothing."""
+        return hmac.compare_digest(self.access_token.get_secret_value().encode(), VERIFICATION_TOKEN.encode())
+
+    def missing(self) -> list[str]:
+        required = ("stage", "organization_name", "task_result_id", "task_result_callback_url")
+        gone = [name for name in required if not getattr(self, name)]
+        return gone + ([] if self.access_token.get_secret_value() else ["access_token"])
+
+
+def parse_run_task(body: bytes) -> RunTaskRequest:
+    return validate(RunTaskRequest, parse_json(body), "run task request")
+
+
+@dataclass(frozen=True)
+class RunTaskConfig:
+    """What the run task source needs from the settings."""
+
+    hmac_key: str | None = field(default=None, repr=False)
+    backup_stages: frozenset[str] = frozenset({"pre_apply"})
+    hosts: tuple[str, ...] = ("app.terraform.io",)
+    deadline: float = 540.0
+
+    def check_callback_url(self, url: str) -> str:
+        """The URL if the access token may be sent there, else ``CallbackRefused`` saying why.
+
+        https to a host in ``VCFBACKUP_TFC_HOSTS``; plain http only to a host:port written out
+        exactly (no wildcard), a deliberate local stand-in, since HCP Terraform and TFE use https.
+        """
+        what, setting = "task_result_callback_url", "VCFBACKUP_TFC_HOSTS"
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise CallbackRefused(f"{what} is not a valid URL: {exc}") from None
+        scheme, host = parts.scheme.lower(), parts.hostname or ""
+        if scheme not in ("https", "http") or not host:
+            raise CallbackRefused(f"{what} must be an absolute https URL.")
+        if parts.username or parts.password:
+            raise CallbackRefused(f"{what} must not carry credentials.")
+        if is_forbidden_address(host):
+            raise CallbackRefused(f"{what} host {host} is a link-local or metadata address.")
+        effective_port = port or (443 if scheme == "https" else 80)
+        remediation = f"Operators: add your HCP Terraform / TFE host to {setting} (host or host:port entries)."
+        if not HostAllowlist.of(self.hosts).allows(host, effective_port):
+            raise CallbackRefused(f"{what} host {host}:{effective_port} is not an allowed HCP Terraform host.",
+                                  remediation=remediation)
+        exact = HostAllowlist.of(e for e in self.hosts if _names_port(e) and not any(c in e for c in "*?"))
+        if scheme == "http" and not exact.allows(host, effective_port):
+            raise CallbackRefused(f"{what} uses plain http, which is only allowed to a host:port listed exactly "
+                                  f"in {setting}.", remediation=remediation)
+        return url
+
+
+def _names_port(entry: str) -> bool:
+    return "]:" in entry if entry.startswith("[") else entry.count(":") == 1
+
+
+def skip_reason(run: RunTaskRequest, config: RunTaskConfig) -> str | None:
+    """Why this request needs no backup (it passes at once), or None."""
+    if run.is_speculative:
+        return "Speculative plan: nothing will be applied, so no backup is taken."
+    if run.stage not in config.backup_stages:
+        return (f"No backup at the {run.stage} stage; this service takes one at "
+                f"{', '.join(sorted(config.backup_stages))}.")
+    return None
+
+
+def to_trigger(run: RunTaskRequest, config: RunTaskConfig, *, received_at: datetime,
+               status_url: Callable[[str], str]) -> Trigger:
+    context = {
+        "organization": run.organization_name, "workspace": run.workspace_name, "workspaceId": run.workspace_id,
+        "runId": run.run_id, "runUrl": run.run_app_url, "stage": run.stage, "createdBy": run.run_created_by,
+        "isSpeculative": bool(run.is_speculative), "enforcementLevel": run.task_result_enforcement_level,
+        "taskResultId": run.task_result_id, "vcsCommitUrl": run.vcs_commit_url,
+        "runMessage": (run.run_message or "")[:500] or None,
+    }
+    reason = f"HCP Terraform run {run.run_id or '?'} ({run.stage}) in {run.organization_name}/{run.workspace_name}"
+    if run.run_message:
+        reason = f"{reason}: {run.run_message}"[:500]
+    trigger = Trigger(
+        source=SOURCE, caller=f"tfc:{run.organization_name}", spec=generic.default_spec(), reason=reason,
+        dedupe_key=run.task_result_id, context={k: v for k, v in context.items() if v is not None},
+        received_at=received_at,
+    )
+    trigger.callback = CallbackTarget(kind=KIND, url=run.task_result_callback_url or "", options={
+        "access_token": run.access_token.get_secret_value(),
+        "deadline": iso(received_at + timedelta(seconds=config.deadline)),
+        "expires_at": iso(received_at + timedelta(seconds=HCP_WAIT_SECONDS)),
+        "status_url": status_url(trigger.id),
+        "forget_after_final": list(SECRET_OPTIONS),
+    })
+    return trigger
+
+
+def deadline_note(seconds: float) -> str:
+    return (f"The backup did not end within {_human(seconds)} of the run task request. HCP Terraform waits at "
+            "most 10 minutes for the final status, so this task fails now rather than leave the run hanging; "
+            "the backup itself goes on.")
+
+
+def receive(service: TriggerService, run: RunTaskRequest, config: RunTaskConfig,
+            *, status_url: Callable[[str], str]) -> Receipt:
+    """Store the request's trigger (idempotent on task_result_id) and what it owes HCP Terraform.
+
+    Raises ``InvalidRequest`` or ``CallbackRefused`` before anything is stored.
+    """
+    missing = run.missing()
+    if missing:
+        raise InvalidRequest(f"The run task request lacks {', '.join(missing)}.",
+                             remediation="Send the run task payload (version 1) as HCP Terraform does.")
+    config.check_callback_url(run.task_result_callback_url or "")
+    trigger = to_trigger(run, config, received_at=service.clock.now(), status_url=status_url)
+    reason = skip_reason(run, config)
+    if reason is not None:
+        trigger.note = reason
+        receipt = service.skip(trigger)
+        _ensure_owed(service.store, _owed(receipt.trigger, DeliveryEvent.COMPLETED, "passed",
+                                          {"runTask": {"status": "passed", "message": reason}},
+                                          at=receipt.trigger.received_at))
+        service.wake()
+        return receipt
+    receipt = service.accept(trigger)
+    if receipt.trigger.state not in (TriggerState.DONE, TriggerState.SKIPPED):
+        due = receipt.trigger.received_at + timedelta(seconds=config.deadline)
+        _ensure_owed(service.store, _owed(receipt.trigger, DeliveryEvent.DEADLINE, "deadline",
+                                          {"note": deadline_note(config.deadline)}, at=due))
+    return receipt
+
+
+def _owed(trigger: Trigger, event: DeliveryEvent, name: str, body: dict[str, Any], *, at: datetime) -> Delivery:
+    """A delivery with an id derived from the trigger, so a retried request cannot owe it twice."""
+    assert trigger.callback is not None
+    return Delivery(
+        id=f"dlv_{trigger.id.removeprefix('trg_')}_{name}", trigger_id=trigger.id, event=event,
+        target=trigger.callback, body={**body, "trigger": trigger_summary(trigger).model_dump(mode="json")},
+        created_at=trigger.received_at,
+        next_attempt_at=at, give_up_at=trigger.received_at + timedelta(seconds=HCP_WAIT_SECONDS),
+    )
+
+
+def _ensure_owed(store: Store, delivery: Delivery) -> None:
+    """Add the delivery unless an earlier (crashed or concurrent) copy of this request did."""
+    def present() -> bool:
+        return any(d.id == delivery.id for d in store.deliveries_of_trigger(delivery.trigger_id))
+
+    if present():
+        return
+    try:
+        store.add_deliveries([delivery])
+    except Exception:  # a concurrent copy inserted the same id first: the store's exception type is its own
+        if not present():
+            raise
+
+
+def _human(seconds: float) -> str:
+    minutes, rest = divmod(int(round(seconds)), 60)
+    if not minutes:
+        return f"{seconds:g} s"
+    return f"{minutes} min" + (f" {rest} s" if rest else "")
+
+
+# ---------------------------------------------------------------- POST /hooks/terraform
+class TerraformTriggerBody(generic.GenericTriggerBody):
+    """The generic trigger's fields plus where in Terraform the ask comes from (for the audit trail)."""
+
+    workspace: str | None = Field(None, min_length=1, max_length=200)
+    runId: str | None = Field(None, min_length=1, max_length=200)
+    moduleAddress: str | None = Field(None, min_length=1, max_length=500)
+
+
+def parse_hook_body(body: bytes) -> TerraformTriggerBody:
+    data: Any = parse_json(body) if body.strip() else {}
+    return validate(TerraformTriggerBody, data)
+
+
+def hook_trigger(body: TerraformTriggerBody, *, caller: str, received_at: datetime,
+                 headers: Mapping[str, str]) -> Trigger:
+    context = {"workspace": body.workspace, "runId": body.runId, "moduleAddress": body.moduleAddress}
+    trigger = generic.to_trigger(body, caller=caller, received_at=received_at, headers=headers,
+                                 source=HOOK_SOURCE, context={k: v for k, v in context.items() if v})
+    if not trigger.reason:
+        where = ", ".join(f"{k} {v}" for k, v in context.items() if v)
+        trigger.reason = "Terraform pre-change backup" + (f" ({where})" if where else "")
+    return trigger

@@ -1,0 +1,79 @@
+"""``POST /hooks/slack``: the Request URL of the Slack app's ``/vcf-backup`` slash command.
+
+Slack gives 3 s for the answer, so this path only verifies, reads the store and commits a
+trigger; it never calls SDDC Manager (the worker posts the start and the result to
+``response_url``). A request that fails verification gets a 401 Error body and touches nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from ..core.errors import CallbackRefused, InvalidRequest, NotFound
+from ..sources import slack
+from ..sources import slack_messages as messages
+from .context import web
+from .inbound import raw_body
+
+log = logging.getLogger("webhook.web.slack")
+
+bp = Blueprint("slack", __name__)
+
+
+def reply(message: messages.Message) -> ResponseReturnValue:
+    return jsonify(message), 200
+
+
+@bp.post("/hooks/slack")
+def slash_command() -> ResponseReturnValue:
+    ctx = web()
+    config: slack.SlackConfig = ctx.sources["slack"]
+    body = raw_body()  # the exact bytes, read before anything could parse the form
+    slack.verify_request(config.signing_secret, body, request.headers, ctx.service.clock.now().timestamp())
+    if request.headers.get("X-Slack-Retry-Num"):
+        return reply(messages.retry_ignored())
+    command = slack.parse_form(body)
+    if not slack.is_allowed(config, command):
+        log.warning("slack command refused", extra={
+            "event": "slack.refused", "team_id": command.team_id, "channel_id": command.channel_id,
+            "user_id": command.user_id, "user_name": command.user_name})
+        return reply(messages.refused(command.user_id))
+    asked = slack.parse_command(command.text)
+    if asked.name == "help":
+        return reply(messages.help_text(command.command, asked.unknown))
+    if asked.name == "status":
+        return reply(_status(asked.argument))
+    return reply(_backup(command, asked.argument, config))
+
+
+def _status(trigger_id: str | None) -> messages.Message:
+    service = web().service
+    if trigger_id is None:
+        view = service.latest()
+        if view is None:
+            return messages.no_triggers()
+    else:
+        try:
+            view = service.view(trigger_id)
+        except NotFound:
+            return messages.problem(f"There is no trigger with id {trigger_id}.")
+    return messages.status(view, service.clock.now())
+
+
+def _backup(command: slack.SlashCommand, reason: str | None, config: slack.SlackConfig) -> messages.Message:
+    service = web().service
+    try:
+        trigger = slack.to_trigger(command, reason, config=config, received_at=service.clock.now())
+    except (CallbackRefused, InvalidRequest) as exc:
+        log.warning("slack command not actionable", extra={
+            "event": "slack.rejected", "team_id": command.team_id, "user_id": command.user_id, "error": exc.message})
+        return messages.problem(exc.message)
+    receipt = service.accept(trigger)
+    log.info("slack backup requested", extra={
+        "event": "slack.requested", "trigger_id": receipt.trigger.id, "created": receipt.created,
+        "team_id": command.team_id, "channel_id": command.channel_id, "user_id": command.user_id,
+        "user_name": command.user_name})
+    return messages.requested(receipt.trigger.id, created=receipt.created, command=command.command)

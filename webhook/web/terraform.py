@@ -1,0 +1,96 @@
+"""Terraform's ways in: ``POST /hooks/terraform/run-task`` (HCP Terraform / TFE) and ``POST /hooks/terraform``.
+
+The run task answers 200 as soon as the trigger and what it owes HCP Terraform are stored; the
+worker starts the backup and PATCHes the results. Nothing here calls SDDC Manager. A request that
+fails the signature check gets a 401 Error body and touches nothing; neither does one whose
+callback host is not allowed (400). Any non-200 makes HCP Terraform retry, which is safe: the
+task_result_id makes the retry land on the same trigger.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+from pydantic import BaseModel, Field
+
+from ..core.results import TriggerStatus
+from ..sources import terraform
+from ..sources.auth import caller_of_token
+from . import openapi
+from .context import web
+from .inbound import raw_body, require_json, status_url, wait_seconds
+from .triggers import view_response
+
+log = logging.getLogger("webhook.web.terraform")
+
+bp = Blueprint("terraform", __name__)
+
+
+class RunTaskAnswer(BaseModel):
+    """The 200 HCP Terraform gets (it only looks at the status code; the body helps a person)."""
+
+    triggerId: str | None = None
+    state: str = Field(description="ACCEPTED (a backup is coming), SKIPPED (passes at once) or verified")
+    note: str | None = Field(None, description="Why the run task passes without a backup")
+    duplicate: bool | None = Field(None, description="True when this task_result_id was seen before")
+    statusUrl: str | None = None
+
+
+@bp.post("/hooks/terraform/run-task")
+def run_task() -> ResponseReturnValue:
+    ctx = web()
+    config: terraform.RunTaskConfig = ctx.sources["terraform"]
+    body = raw_body()
+    terraform.verify_signature(config.hmac_key, body, request.headers.get(terraform.SIGNATURE_HEADER))
+    require_json()
+    run = terraform.parse_run_task(body)
+    if run.is_verification:
+        log.info("run task verified", extra={"event": "tfc.verification", "organization": run.organization_name})
+        return jsonify(RunTaskAnswer(state="verified").model_dump(exclude_none=True)), 200
+    receipt = terraform.receive(ctx.service, run, config, status_url=status_url)
+    trigger = receipt.trigger
+    log.info("run task received", extra={
+        "event": "tfc.run_task", "trigger_id": trigger.id, "duplicate": not receipt.created,
+        "state": trigger.state.value, "organization": run.organization_name, "workspace": run.workspace_name,
+        "run_id": run.run_id, "stage": run.stage, "task_result_id": run.task_result_id})
+    answer = RunTaskAnswer(triggerId=trigger.id, state=trigger.state.value, note=trigger.note,
+                           duplicate=not receipt.created, statusUrl=status_url(trigger.id))
+    return jsonify(answer.model_dump(exclude_none=True)), 200
+
+
+@bp.post("/hooks/terraform")
+def terraform_hook() -> ResponseReturnValue:
+    """The generic trigger plus Terraform context (workspace, runId, moduleAddress) for the audit trail."""
+    caller = caller_of_token(request.headers.get("Authorization"), web().api_tokens)
+    require_json()
+    body = terraform.parse_hook_body(raw_body())
+    service = web().service
+    trigger = terraform.hook_trigger(body, caller=caller, received_at=service.clock.now(), headers=request.headers)
+    receipt = service.accept(trigger)
+    wait = wait_seconds()
+    view = service.wait(receipt.trigger.id, wait) if wait else service.view(receipt.trigger.id)
+    return view_response(view, created=receipt.created, waited=True)
+
+
+for _model in (terraform.RunTaskRequest, terraform.TerraformTriggerBody, RunTaskAnswer):
+    openapi.register_model(_model)
+openapi.EXTRA_PATHS["/hooks/terraform/run-task"] = {
+    "post": openapi.operation(
+        "HCP Terraform / TFE run task (HMAC-SHA512 signed); results PATCHed to task_result_callback_url",
+        {"200": openapi.json_body(RunTaskAnswer, "Stored (the backup and callbacks follow), passed at once, "
+                                                 "or verified"), **openapi.errors(400, 401, 413, 415, 503)},
+        security=[{"tfcSignature": []}], tag="sources",
+        body={"required": True, "content": {"application/json": {"schema": openapi.ref(terraform.RunTaskRequest)}}}),
+}
+openapi.EXTRA_PATHS["/hooks/terraform"] = {
+    "post": openapi.operation(
+        "Ask for a backup with Terraform context (workspace, runId, moduleAddress) for the audit trail",
+        {"200": openapi.json_body(TriggerStatus, "Finished (with ?wait)"),
+         "202": openapi.json_body(TriggerStatus, "Accepted / still running"),
+         **openapi.errors(400, 401, 413, 415, 503)},
+        security=openapi.BEARER, parameters=[openapi.WAIT], tag="sources",
+        body={"required": False,
+              "content": {"application/json": {"schema": openapi.ref(terraform.TerraformTriggerBody)}}}),
+}
