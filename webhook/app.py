@@ -80,7 +80,7 @@ def slack_config(settings: Settings) -> slack.SlackConfig:
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     return slack.SlackConfig(
         signing_secret=secret or None,
-        response_urls=slack.ResponseUrlPolicy.of(settings.slack_response_hosts),
+        response_urls=slack.response_url_policy(settings.slack_response_hosts),
         allowed_teams=frozenset(settings.slack_allowed_teams),
         allowed_channels=frozenset(settings.slack_allowed_channels),
         allowed_users=frozenset(settings.slack_allowed_users),

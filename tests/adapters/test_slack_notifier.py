@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from webhook.adapters.slack_notifier import MAX_POSTS, STARTED_MAX_POSTS, SlackNotifier
 from webhook.core.triggers import CallbackTarget, Delivery, DeliveryAttempt, DeliveryEvent, DeliveryState
 from webhook.sources import slack_messages
-from webhook.sources.slack import ResponseUrlPolicy
+from webhook.sources.slack import response_url_policy
 
 from tests.support.node import free_port
 
@@ -46,7 +46,7 @@ def delivery(url: str, event: DeliveryEvent = DeliveryEvent.COMPLETED, *, attemp
 
 @pytest.fixture
 def notifier(receiver) -> SlackNotifier:
-    return SlackNotifier(slack_messages.for_delivery, ResponseUrlPolicy.of([receiver.host]).check, timeout=5)
+    return SlackNotifier(slack_messages.for_delivery, response_url_policy([receiver.host]).check, timeout=5)
 
 
 def test_result_is_posted_as_block_kit_with_text_fallback(notifier, receiver):
@@ -97,13 +97,13 @@ def test_a_redirect_is_reported_not_followed(notifier, receiver):
 
 
 def test_connection_failure_is_retried(notifier):
-    result = SlackNotifier(slack_messages.for_delivery, ResponseUrlPolicy.of(["127.0.0.1"]).check, timeout=2).send(
+    result = SlackNotifier(slack_messages.for_delivery, response_url_policy(["127.0.0.1"]).check, timeout=2).send(
         delivery(f"https://127.0.0.1:{free_port()}/x"))
     assert not result.ok and not result.permanent and result.status_code is None
 
 
 def test_host_is_rechecked_at_send_time(receiver):
-    strict = SlackNotifier(slack_messages.for_delivery, ResponseUrlPolicy.of(["hooks.slack.com"]).check)
+    strict = SlackNotifier(slack_messages.for_delivery, response_url_policy(["hooks.slack.com"]).check)
     result = strict.send(delivery(receiver.url()))
     assert not result.ok and result.permanent
     assert receiver.received == []
@@ -126,7 +126,7 @@ def test_the_last_allowed_post_failing_is_final_rather_than_retried_into_a_refus
 
 
 def with_store(receiver, *others: Delivery) -> SlackNotifier:
-    return SlackNotifier(slack_messages.for_delivery, ResponseUrlPolicy.of([receiver.host]).check,
+    return SlackNotifier(slack_messages.for_delivery, response_url_policy([receiver.host]).check,
                          store=FakeStore(*others), timeout=5)  # type: ignore[arg-type]
 
 
@@ -178,7 +178,7 @@ def test_retrying_forever_never_exceeds_five_posts():
     url = f"http://{busy.host}/commands/1"
     start, end = delivery(url, DeliveryEvent.STARTED), delivery(url)
     store = FakeStore(start)
-    notifier = SlackNotifier(slack_messages.for_delivery, ResponseUrlPolicy.of([busy.host]).check, store=store)
+    notifier = SlackNotifier(slack_messages.for_delivery, response_url_policy([busy.host]).check, store=store)
     try:
         for current in (start, end):
             if current is end:

@@ -18,9 +18,9 @@ def test_allowed_callback_urls(url):
 
 
 @pytest.mark.parametrize(("url", "why"), [
-    ("https://evil.example.com/x", "not on the callback allowlist"),
-    ("https://ops.example.com/x", "not on the callback allowlist"),
-    ("https://ci.example.com/done", "not on the callback allowlist"),
+    ("https://evil.example.com/x", "not on the allowlist"),
+    ("https://ops.example.com/x", "not on the allowlist"),
+    ("https://ci.example.com/done", "not on the allowlist"),
     ("http://hooks.example.com/x", "plain http"),
     ("ftp://hooks.example.com/x", "absolute https"),
     ("https://169.254.169.254/latest/meta-data", "metadata"),

@@ -4,29 +4,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
 import requests
 
-from tests.conftest import API_TOKEN, SIGNING_SECRET
+from tests.conftest import API_TOKEN
 from tests.support.node import ServeProcess
-
-
-@pytest.fixture
-def serve_env(tmp_path, simulator, receiver):
-    return {
-        "VCFBACKUP_SDDC_URL": simulator.url,
-        "VCFBACKUP_SDDC_USERNAME": "admin@local",
-        "VCFBACKUP_SDDC_PASSWORD": "VMware123!VMware123!",
-        "VCFBACKUP_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
-        "VCFBACKUP_API_TOKENS": f"ci:{API_TOKEN}",
-        "VCFBACKUP_CALLBACK_ALLOWED_HOSTS": receiver.host,
-        "VCFBACKUP_CALLBACK_ALLOW_HTTP": "true",
-        "VCFBACKUP_CALLBACK_SIGNING_SECRET": SIGNING_SECRET,
-        "VCFBACKUP_POLL_INTERVAL": "0.3",
-        "VCFBACKUP_POLL_MAX_INTERVAL": "0.5",
-        "VCFBACKUP_WORKER_LEASE": "2s",
-        "VCFBACKUP_LOG_LEVEL": "WARNING",
-    }
 
 
 def wait_until(condition, timeout=15.0):

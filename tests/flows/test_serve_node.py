@@ -7,7 +7,6 @@ import re
 import requests
 
 from tests.conftest import API_TOKEN
-from tests.flows.test_crash_recovery import serve_env  # noqa: F401  (fixture)
 from tests.support.node import ServeProcess
 
 
@@ -21,7 +20,7 @@ def sample(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def test_metrics_cover_web_and_worker_processes(serve_env, simulator, receiver):  # noqa: F811
+def test_metrics_cover_web_and_worker_processes(serve_env, simulator, receiver):
     node = ServeProcess(serve_env).start()
     try:
         auth = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -43,7 +42,7 @@ def test_metrics_cover_web_and_worker_processes(serve_env, simulator, receiver):
         node.kill()
 
 
-def test_sigterm_finishes_in_flight_requests_and_releases_leases_at_once(serve_env, simulator, receiver):  # noqa: F811
+def test_sigterm_finishes_in_flight_requests_and_releases_leases_at_once(serve_env, simulator, receiver):
     import threading
     import time
 

@@ -197,7 +197,7 @@ def test_unverified_requests_get_401_and_change_nothing(slack_node, simulator, r
 def test_response_url_off_the_allowlist_gets_an_error_and_starts_nothing(slack_node, simulator, receiver):
     answer = command(slack_node, receiver, "backup", response_url="https://collector.example.net/x").json()
     assert answer["response_type"] == "ephemeral"
-    assert "not allowed" in answer["text"] and "Nothing was started" in answer["text"]
+    assert "not on the allowlist" in answer["text"] and "Nothing was started" in answer["text"]
     assert stored_triggers(slack_node) == []
     assert simulator.state.backups_started == 0
 

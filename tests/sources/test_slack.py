@@ -11,7 +11,7 @@ import pytest
 
 from webhook.core.errors import CallbackRefused, InvalidRequest, Unauthenticated
 from webhook.sources import slack
-from webhook.sources.slack import Command, ResponseUrlPolicy, SlackConfig, SlashCommand
+from webhook.sources.slack import Command, SlackConfig, SlashCommand, response_url_policy
 
 # Slack's documented example (docs.slack.dev "Verifying requests from Slack"; also in slack_sdk's tests).
 VECTOR_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -39,7 +39,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def config(**overrides: object) -> SlackConfig:
     values: dict[str, object] = {"signing_secret": VECTOR_SECRET,
-                                 "response_urls": ResponseUrlPolicy.of(["hooks.slack.com"])}
+                                 "response_urls": response_url_policy(["hooks.slack.com"])}
     values.update(overrides)
     return SlackConfig(**values)  # type: ignore[arg-type]
 
@@ -223,7 +223,7 @@ def test_a_request_without_trigger_id_is_invalid():
 
 
 def test_plain_http_only_to_a_host_port_listed_exactly():
-    policy = ResponseUrlPolicy.of(["hooks.slack.com", "127.0.0.1:8099", "*.relay.example:8443"])
+    policy = response_url_policy(["hooks.slack.com", "127.0.0.1:8099", "*.relay.example:8443"])
     assert policy.check("https://hooks.slack.com/commands/1")
     assert policy.check("http://127.0.0.1:8099/commands/1")
     assert policy.check("https://127.0.0.1:8099/commands/1")
@@ -235,7 +235,7 @@ def test_plain_http_only_to_a_host_port_listed_exactly():
 
 def test_link_local_response_url_is_refused_even_if_listed():
     with pytest.raises(CallbackRefused, match="link-local"):
-        ResponseUrlPolicy.of(["169.254.169.254"]).check("https://169.254.169.254/latest")
+        response_url_policy(["169.254.169.254"]).check("https://169.254.169.254/latest")
 
 
 def test_signed_form_round_trip():

@@ -150,10 +150,10 @@ def test_allowed_callback_hosts(url):
 
 
 @pytest.mark.parametrize(("url", "why"), [
-    ("https://evil.example.com/api/v2/task-results/x/callback", "not an allowed HCP Terraform host"),
+    ("https://evil.example.com/api/v2/task-results/x/callback", "not on the allowlist"),
     ("http://app.terraform.io/api/v2/task-results/x/callback", "plain http"),
     ("http://tfe.tfe.example.com/callback", "plain http"),
-    ("https://127.0.0.1:9443/callback", "not an allowed"),
+    ("https://127.0.0.1:9443/callback", "not on the allowlist"),
     ("https://user:pw@app.terraform.io/callback", "credentials"),
     ("https://169.254.169.254/latest/meta-data", "link-local"),
     ("ftp://app.terraform.io/callback", "absolute https URL"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -39,6 +39,23 @@ def resolves_to_forbidden(host: str, port: int) -> bool:
     except OSError:
         return False  # let the request itself fail and be retried
     return any(is_forbidden_address(str(info[4][0])) for info in infos)
+
+
+def refusal(url: str, check: Callable[[str], object]) -> AttemptResult | None:
+    """Why this URL must not be called now (policy, or DNS pointing at a metadata address), or None.
+
+    Checked at send time as well as at trigger time: the allowlist may have changed since, and a
+    name may resolve differently now (DNS rebinding).
+    """
+    try:
+        check(url)
+    except CallbackRefused as exc:
+        return AttemptResult(ok=False, error=exc.message, permanent=True)
+    parts = urlsplit(url)
+    if resolves_to_forbidden(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)):
+        return AttemptResult(ok=False, error=f"{urlsplit(url).hostname} resolves to a link-local or metadata address",
+                             permanent=True)
+    return None
 
 
 def result_of_response(response: requests.Response) -> AttemptResult:
@@ -76,14 +93,9 @@ class WebhookNotifier:
 
     def send(self, delivery: Delivery) -> AttemptResult:
         url = delivery.target.url
-        try:
-            self.policy.check(url)
-        except CallbackRefused as exc:
-            return AttemptResult(ok=False, error=exc.message, permanent=True)
-        parts = urlsplit(url)
-        if resolves_to_forbidden(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)):
-            return AttemptResult(ok=False, error="callback host resolves to a link-local or metadata address",
-                                 permanent=True)
+        refused = refusal(url, self.policy.check)
+        if refused:
+            return refused
         body = json.dumps({"type": delivery.event.value, **delivery.body}, separators=(",", ":"))
         timestamp = int(datetime.now(UTC).timestamp())
         headers = {

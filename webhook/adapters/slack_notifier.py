@@ -19,15 +19,13 @@ from __future__ import annotations
 import urllib.request
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 from urllib.request import HTTPSHandler, Request
 
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
-from ..core.errors import CallbackRefused
 from ..core.ports import Store
 from ..core.triggers import AttemptResult, Delivery, DeliveryEvent, DeliveryState
-from .notifiers import resolves_to_forbidden
+from .notifiers import refusal as url_refusal
 
 MAX_POSTS = 5
 STARTED_MAX_POSTS = 2
@@ -80,14 +78,9 @@ class SlackNotifier:
         if left <= 0:
             return AttemptResult(ok=False, error=refusal, permanent=True)
         url = delivery.target.url
-        try:
-            self.check_url(url)
-        except CallbackRefused as exc:
-            return AttemptResult(ok=False, error=exc.message, permanent=True)
-        parts = urlsplit(url)
-        if resolves_to_forbidden(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)):
-            return AttemptResult(ok=False, error="response_url resolves to a link-local or metadata address",
-                                 permanent=True)
+        refused = url_refusal(url, self.check_url)
+        if refused:
+            return refused
         message = dict(self.render(delivery.event.value, delivery.body, delivery.target.options))
         message["response_type"] = delivery.target.options.get("response_type") or "ephemeral"
         client = _StrictWebhookClient(url, timeout=self.timeout, retry_handlers=[])  # type: ignore[arg-type]

@@ -14,14 +14,13 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
-from ..core.errors import CallbackRefused
 from ..core.ports import Store
 from ..core.triggers import AttemptResult, Delivery, DeliveryEvent, DeliveryState
-from .notifiers import USER_AGENT, resolves_to_forbidden
+from .notifiers import USER_AGENT
+from .notifiers import refusal as url_refusal
 
 Render = Callable[[str, dict[str, Any], dict[str, Any]], dict[str, Any]]
 
@@ -54,14 +53,9 @@ class TfcRunTaskNotifier:
         if refusal:
             return AttemptResult(ok=False, error=refusal, permanent=True)
         url = delivery.target.url
-        try:
-            self.check_url(url)
-        except CallbackRefused as exc:
-            return AttemptResult(ok=False, error=exc.message, permanent=True)
-        parts = urlsplit(url)
-        if resolves_to_forbidden(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)):
-            return AttemptResult(ok=False, error="the callback host resolves to a link-local or metadata address",
-                                 permanent=True)
+        refused = url_refusal(url, self.check_url)
+        if refused:
+            return refused
         document = self.render(delivery.event.value, delivery.body, delivery.target.options)
         headers = {
             "Content-Type": "application/vnd.api+json",

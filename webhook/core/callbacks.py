@@ -62,36 +62,64 @@ def _split_entry(entry: str) -> tuple[str, str, str]:
     return entry, "", ""
 
 
+def _names_exact_port(entry: str) -> bool:
+    """``host:port`` (or ``[v6]:port``) written out without wildcards."""
+    has_port = "]:" in entry if entry.startswith("[") else entry.count(":") == 1
+    return has_port and not any(c in entry for c in "*?")
+
+
 @dataclass(frozen=True)
 class CallbackPolicy:
+    """Which URLs one kind of outbound call may reach (generic callbacks, Slack, HCP Terraform).
+
+    ``allow_http`` lets plain http reach any allowed host (generic callbacks, opt-in); with
+    ``http_to_exact_ports`` plain http is allowed only to a ``host:port`` entry written out exactly,
+    a deliberate local stand-in for a sender that itself always uses https (Slack, HCP Terraform).
+    """
+
     allowlist: HostAllowlist
     allow_http: bool = False
     setting_name: str = "VCFBACKUP_CALLBACK_ALLOWED_HOSTS"
+    what: str = "callbackUrl"
+    http_to_exact_ports: bool = False
+
+    @classmethod
+    def exact_http(cls, entries: Iterable[str], *, setting_name: str, what: str) -> CallbackPolicy:
+        return cls(HostAllowlist.of(entries), setting_name=setting_name, what=what, http_to_exact_ports=True)
+
+    def _http_allowed(self, host: str, port: int) -> bool:
+        if self.allow_http:
+            return True
+        exact = HostAllowlist(tuple(e for e in self.allowlist.entries if _names_exact_port(e)))
+        return self.http_to_exact_ports and exact.allows(host, port)
 
     def check(self, url: str) -> str:
         """Return the URL if it may be called, else raise ``CallbackRefused`` saying why."""
+        what = self.what
         try:
             parts = urlsplit(url)
             port = parts.port
         except ValueError as exc:
-            raise CallbackRefused(f"callbackUrl is not a valid URL: {exc}") from exc
+            raise CallbackRefused(f"{what} is not a valid URL: {exc}") from exc
         scheme = parts.scheme.lower()
         host = parts.hostname or ""
         if scheme not in ("https", "http") or not host:
-            raise CallbackRefused("callbackUrl must be an absolute https URL.")
-        if scheme == "http" and not self.allow_http:
-            raise CallbackRefused(
-                "callbackUrl uses plain http, which is off.",
-                remediation="Use https, or set VCFBACKUP_CALLBACK_ALLOW_HTTP=true for a trusted network.",
-            )
+            raise CallbackRefused(f"{what} must be an absolute https URL.")
         if parts.username or parts.password:
-            raise CallbackRefused("callbackUrl must not carry credentials in the URL.")
+            raise CallbackRefused(f"{what} must not carry credentials in the URL.")
         if is_forbidden_address(host):
-            raise CallbackRefused(f"callbackUrl host {host} is a link-local or metadata address and is never called.")
+            raise CallbackRefused(f"{what} host {host} is a link-local or metadata address and is never called.")
         effective_port = port or (443 if scheme == "https" else 80)
+        remediation = f"Ask the operators to add it to {self.setting_name} (host or host:port entries)."
         if not self.allowlist.allows(host, effective_port):
+            raise CallbackRefused(f"{what} host {host}:{effective_port} is not on the allowlist "
+                                  f"({self.setting_name}).", remediation=remediation)
+        if scheme == "http" and not self._http_allowed(host, effective_port):
+            if self.http_to_exact_ports:
+                raise CallbackRefused(f"{what} uses plain http, which is only allowed to a host:port listed "
+                                      f"exactly in {self.setting_name}.", remediation=remediation)
             raise CallbackRefused(
-                f"callbackUrl host {host}:{effective_port} is not on the callback allowlist.",
-                remediation=f"Ask the operators to add it to {self.setting_name} (host or host:port entries).",
+                f"{what} uses plain http, which is off.",
+                remediation="Use https, or set VCFBACKUP_CALLBACK_ALLOW_HTTP=true for a trusted network.",
             )
         return url

@@ -16,11 +16,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
 
-from ..core.callbacks import HostAllowlist, is_forbidden_address
+from ..core.callbacks import CallbackPolicy
 from ..core.errors import CallbackRefused, InvalidRequest, Unauthenticated
 from ..core.models import BackupResource, BackupSpec
 from ..core.triggers import CallbackTarget, Trigger
@@ -37,54 +37,14 @@ _LATEST_WORDS = frozenset({"latest", "last"})
 _TYPO_CUTOFF = 0.75
 
 
-@dataclass(frozen=True)
-class ResponseUrlPolicy:
+def response_url_policy(entries: Iterable[str]) -> CallbackPolicy:
     """Where Slack's ``response_url`` may point: the allowlist, https, never link-local.
 
-    Plain http is allowed only to a host:port written out exactly (no wildcard) in the list:
-    Slack itself always sends https, so such an entry is a deliberate local stand-in (a test
-    receiver, a relay); a bare host entry never downgrades to http.
+    Plain http only to a host:port written out exactly: Slack itself always sends https, so such
+    an entry is a deliberate local stand-in (a test receiver, a relay).
     """
-
-    allowlist: HostAllowlist
-    exact_ports: HostAllowlist
-    setting_name: str = "VCFBACKUP_SLACK_RESPONSE_HOSTS"
-
-    @classmethod
-    def of(cls, entries: Iterable[str]) -> ResponseUrlPolicy:
-        allowlist = HostAllowlist.of(entries)
-        exact = [e for e in allowlist.entries if _names_port(e) and not any(c in e for c in "*?")]
-        return cls(allowlist, HostAllowlist(tuple(exact)))
-
-    def check(self, url: str) -> str:
-        """Return the URL if it may be posted to, else raise ``CallbackRefused`` saying why."""
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError as exc:
-            raise CallbackRefused(f"Slack's response_url is not a valid URL: {exc}") from exc
-        scheme, host = parts.scheme.lower(), parts.hostname or ""
-        if scheme not in ("https", "http") or not host:
-            raise CallbackRefused("Slack's response_url must be an absolute https URL.")
-        if parts.username or parts.password:
-            raise CallbackRefused("Slack's response_url must not carry credentials.")
-        if is_forbidden_address(host):
-            raise CallbackRefused(f"Slack's response_url host {host} is a link-local or metadata address.")
-        effective_port = port or (443 if scheme == "https" else 80)
-        remediation = f"Operators: add the host to {self.setting_name} (host or host:port entries)."
-        if not self.allowlist.allows(host, effective_port):
-            raise CallbackRefused(f"Slack's response_url host {host}:{effective_port} is not allowed.",
-                                  remediation=remediation)
-        if scheme == "http" and not self.exact_ports.allows(host, effective_port):
-            raise CallbackRefused("Slack's response_url uses plain http, which is only allowed to a host:port "
-                                  f"listed exactly in {self.setting_name}.", remediation=remediation)
-        return url
-
-
-def _names_port(entry: str) -> bool:
-    if entry.startswith("["):
-        return "]:" in entry
-    return entry.count(":") == 1
+    return CallbackPolicy.exact_http(entries, setting_name="VCFBACKUP_SLACK_RESPONSE_HOSTS",
+                                     what="Slack's response_url")
 
 
 @dataclass(frozen=True)
@@ -92,7 +52,7 @@ class SlackConfig:
     """What the Slack source needs from the settings (built by ``create_app``)."""
 
     signing_secret: str | None
-    response_urls: ResponseUrlPolicy
+    response_urls: CallbackPolicy
     allowed_teams: frozenset[str] = frozenset()
     allowed_channels: frozenset[str] = frozenset()
     allowed_users: frozenset[str] = frozenset()

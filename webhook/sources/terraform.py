@@ -22,12 +22,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 
-from ..core.callbacks import HostAllowlist, is_forbidden_address
-from ..core.errors import CallbackRefused, InvalidRequest, Unauthenticated
+from ..core.callbacks import CallbackPolicy
+from ..core.errors import InvalidRequest, Unauthenticated
 from ..core.ports import Store
 from ..core.results import iso, trigger_summary
 from ..core.service import Receipt, TriggerService
@@ -124,33 +123,8 @@ class RunTaskConfig:
         https to a host in ``VCFBACKUP_TFC_HOSTS``; plain http only to a host:port written out
         exactly (no wildcard), a deliberate local stand-in, since HCP Terraform and TFE use https.
         """
-        what, setting = "task_result_callback_url", "VCFBACKUP_TFC_HOSTS"
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError as exc:
-            raise CallbackRefused(f"{what} is not a valid URL: {exc}") from None
-        scheme, host = parts.scheme.lower(), parts.hostname or ""
-        if scheme not in ("https", "http") or not host:
-            raise CallbackRefused(f"{what} must be an absolute https URL.")
-        if parts.username or parts.password:
-            raise CallbackRefused(f"{what} must not carry credentials.")
-        if is_forbidden_address(host):
-            raise CallbackRefused(f"{what} host {host} is a link-local or metadata address.")
-        effective_port = port or (443 if scheme == "https" else 80)
-        remediation = f"Operators: add your HCP Terraform / TFE host to {setting} (host or host:port entries)."
-        if not HostAllowlist.of(self.hosts).allows(host, effective_port):
-            raise CallbackRefused(f"{what} host {host}:{effective_port} is not an allowed HCP Terraform host.",
-                                  remediation=remediation)
-        exact = HostAllowlist.of(e for e in self.hosts if _names_port(e) and not any(c in e for c in "*?"))
-        if scheme == "http" and not exact.allows(host, effective_port):
-            raise CallbackRefused(f"{what} uses plain http, which is only allowed to a host:port listed exactly "
-                                  f"in {setting}.", remediation=remediation)
-        return url
-
-
-def _names_port(entry: str) -> bool:
-    return "]:" in entry if entry.startswith("[") else entry.count(":") == 1
+        return CallbackPolicy.exact_http(self.hosts, setting_name="VCFBACKUP_TFC_HOSTS",
+                                         what="task_result_callback_url").check(url)
 
 
 def skip_reason(run: RunTaskRequest, config: RunTaskConfig) -> str | None:
