@@ -61,6 +61,7 @@ class InProcessNode:
             thread.join(10)
         self.server.shutdown()
         self.server.server_close()
+        self.services.store.engine.dispose()
 
 
 def free_port() -> int:
