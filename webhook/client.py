@@ -58,7 +58,7 @@ class TriggerClient:
                 return TriggerOutcome(ExitCode.TIMED_OUT, view.get("backup") or view,
                                       f"gave up waiting after {timeout:.0f} s; the backup goes on: {view['statusUrl']}")
             try:
-                response = self._request("GET", f"/v1/triggers/{view['id']}", wait=max(1.0, min(20.0, remaining)))
+                response = self._request("GET", f"/v1/triggers/{view['id']}", wait=max(1.0, min(5.0, remaining)))
             except requests.RequestException as exc:
                 progress(f"service unreachable ({type(exc).__name__}); retrying")
                 time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
