@@ -55,7 +55,7 @@ def make_settings(tmp_path: Path, simulator: SimulatorServer, receiver: Receiver
             "poll_interval": 0.2,
             "poll_max_interval": 0.5,
             "callback_budget": 60,
-            "log_level": "WARNING",
+            "log_level": "DEBUG",  # every log call runs in the tests (a bad `extra` key raises)
         }
         values.update(overrides)
         return Settings(**values)

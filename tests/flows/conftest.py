@@ -19,5 +19,5 @@ def serve_env(tmp_path, simulator, receiver):
         "VCFBACKUP_POLL_INTERVAL": "0.3",
         "VCFBACKUP_POLL_MAX_INTERVAL": "0.5",
         "VCFBACKUP_WORKER_LEASE": "2s",
-        "VCFBACKUP_LOG_LEVEL": "WARNING",
+        "VCFBACKUP_LOG_LEVEL": "DEBUG",
     }

@@ -122,10 +122,10 @@ def test_wrong_token_is_logged_by_alertmanager_as_401_and_starts_nothing(am_node
     am = start_alertmanager(tmp_path, am_node, "not-the-token")
     try:
         am.post_alerts([alert("VcfDatastoreAlmostFull", labels={"severity": "critical"})])
-        log = am.wait_for_log("401", timeout=15)
+        log = am.wait_for_log("status code 401", timeout=15)
     finally:
         am.stop()
-    failed = [line for line in log.splitlines() if "401" in line]
+    failed = [line for line in log.splitlines() if "status code 401" in line]
     assert any("Notify for alerts failed" in line or "unrecoverable" in line for line in failed), failed
     assert triggers(am_node) == []
     assert simulator.state.backups_started == 0

@@ -73,7 +73,7 @@ def _backup(command: slack.SlashCommand, reason: str | None, config: slack.Slack
         return messages.problem(exc.message)
     receipt = service.accept(trigger)
     log.info("slack backup requested", extra={
-        "event": "slack.requested", "trigger_id": receipt.trigger.id, "created": receipt.created,
+        "event": "slack.requested", "trigger_id": receipt.trigger.id, "new_trigger": receipt.created,
         "team_id": command.team_id, "channel_id": command.channel_id, "user_id": command.user_id,
         "user_name": command.user_name})
     return messages.requested(receipt.trigger.id, created=receipt.created, command=command.command)
