@@ -1,0 +1,177 @@
+"""The run's results as Markdown (printed and written to latest.md) and JSON (latest.json)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+
+
+def _first_line(command: list[str]) -> str | None:
+    if not shutil.which(command[0]):
+        return None
+    done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
+    text = (done.stdout or done.stderr).strip()
+    return text.splitlines()[0] if text else None
+
+
+def _filesystem(path: Path) -> str:
+    best, kind = "", "?"
+    try:
+        for line in Path("/proc/mounts").read_text().splitlines():
+            _, mount, fstype, *_ = line.split()
+            if str(path.resolve()).startswith(mount) and len(mount) > len(best):
+                best, kind = mount, fstype
+    except OSError:
+        pass
+    return kind
+
+
+def machine(work: Path) -> dict[str, Any]:
+    model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        kb = 0
+    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": round(kb / 2**20, 1), "kernel": platform.release(),
+            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+            "wrk": " ".join((_first_line(["wrk", "--version"]) or "").split()[:2]) or None,
+            "peer": _first_line(["webhook", "-version"]),
+            "pinned": shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2,
+            "store_filesystem": _filesystem(work)}
+
+
+def _f(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def ack_table(ack: dict[str, Any]) -> list[str]:
+    bare = {r["conns"]: r["rps"] for r in ack["rows"] if r["server"] == "bare Flask"}
+    peer = {r["conns"]: r["rps"] for r in ack["rows"] if r["server"] == "peer"}
+    lines = ["| server | endpoint | SQLite sync | conns | req/s | p50 ms | p99 ms | errors | server CPU ms/req | "
+             "× bare Flask | × peer |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in ack["rows"]:
+        ours = r["server"] not in ("bare Flask", "peer")
+        ratio_bare = _f(r["rps"] / bare[r["conns"]], 2) if ours and r["conns"] in bare else ""
+        ratio_peer = _f(r["rps"] / peer[r["conns"]], 2) if ours and r["conns"] in peer else ""
+        server = "vcf-backup-webhook serve" if ours else r["server"]
+        if r["server"] == "peer":
+            server = f"peer (acked {r['acked']:,}, script ran {r['executed']:,})"
+        kinds = {"status": "non-2xx"}
+        errors = _f(r["errors"]) + (f" ({', '.join(kinds.get(k, k) for k in r['error_detail'])})"
+                                    if r["errors"] else "")
+        lines.append(f"| {server} | {r['endpoint']} | {r.get('sync', '') if ours else ''} | {r['conns']} | "
+                     f"{_f(r['rps'])} | {_f(r['p50_ms'], 1)} | {_f(r['p99_ms'], 1)} | {errors} | {_f(r.get('cpu_ms'), 2)} | "
+                     f"{ratio_bare} | "
+                     f"{ratio_peer} |")
+    for name in ack.get("unavailable", []):
+        lines.append(f"| {name} | not available | | | | | | | | | |")
+    stored = sum(n["stored"] for n in ack.get("durability", []))
+    acked = sum(n["acked"] for n in ack.get("durability", []))
+    lines += ["", f"Durability: once each node had stopped, its stores held {stored:,} triggers for {acked:,} "
+                  f"acknowledged requests (warm-up included; a request still in flight when the load stopped is "
+                  f"stored but not counted as acknowledged; so is a trigger whose answer failed after the "
+                  f"commit). With synchronous=FULL each commit is fsync'd before its answer is sent; the NORMAL "
+                  f"rows' commits were not (see 'Durability' in the README's Performance section)."]
+    return lines
+
+
+def storm_table(storm: dict[str, Any], peer: dict[str, Any] | None) -> list[str]:
+    p = peer or {}
+    dash = "—" if peer else "not installed"
+    return [
+        "| | vcf-backup-webhook | peer (adnanh/webhook) |", "|---|---:|---:|",
+        f"| triggers sent ({', '.join(storm['sources'])}) | {storm['triggers']:,} | {_f(p.get('triggers', dash))} |",
+        f"| sent in (16 connections) | {_f(storm['send_seconds'], 1)} s | {_f(p.get('send_seconds'), 1) if peer else dash} s |",
+        f"| acknowledged (2xx) | {storm['acked_2xx']:,} | {_f(p.get('acked_2xx', dash))} |",
+        f"| backups started (POSTs to /v1/backups/tasks; peer: script runs) | {storm['backups_started']} | "
+        f"{_f(p.get('backups_started', dash))} |",
+        f"| results delivered (one final callback per trigger) | {storm['results_delivered']:,} | {dash} |",
+        f"| lost / duplicated | {storm['lost']} / {storm['duplicated']} | {dash} |",
+        f"| \"backup started\" messages (Slack, run task) | {storm['started_messages']:,} | {dash} |",
+        f"| simulated backup length | {_f(storm['backup_seconds'], 0)} s | |",
+        f"| last trigger → last callback | {_f(storm['last_trigger_to_last_callback_s'], 1)} s | {dash} |",
+        f"| SDDC task terminal → last callback (poll + delivering all results) | "
+        f"{_f(storm['task_end_to_last_callback_s'], 1)} s | {dash} |",
+    ]
+
+
+def reaction_table(r: dict[str, Any]) -> list[str]:
+    return [
+        f"{r['samples']} triggers one after another ({r['backups_started']} backups), poll interval "
+        f"{r['poll_interval_s']} s, backups lasting {r['backup_seconds']} s.", "",
+        "| from → to | median | p99 |", "|---|---:|---:|",
+        f"| trigger accepted → POST /v1/backups/tasks | {_f(r['submit_median_ms'])} ms | {_f(r['submit_p99_ms'])} ms |",
+        f"| SDDC task terminal → callback leaves | {_f(r['callback_median_ms'])} ms | {_f(r['callback_p99_ms'])} ms |",
+    ]
+
+
+def memory_table(memory: dict[str, Any], store: dict[str, Any] | None) -> list[str]:
+    lines = ["| process | idle RSS MB | peak RSS under load MB |", "|---|---:|---:|"]
+    for role in sorted(memory.get("peak_mb", {})):
+        lines.append(f"| {role} | {_f(memory['idle_mb'].get(role), 1)} | {_f(memory['peak_mb'][role], 1)} |")
+    if store:
+        removed = store["removed"]
+        lines += ["", f"Store (SQLite file) with {store['history']:,} historic triggers (plus their deliveries and "
+                      f"backups): **{store['before']['file_mb']:.1f} MB**. Pruning all of them "
+                      f"({removed['triggers']:,} triggers, {removed['deliveries']:,} deliveries, "
+                      f"{removed['backups']:,} backups) took {store['prune_seconds']:.1f} s and left "
+                      f"{store['after']['live_mb']:.1f} MB of live pages in a file that stays "
+                      f"{store['after']['file_mb']:.1f} MB (SQLite reuses freed pages; VACUUM shrinks it to "
+                      f"{store['after_vacuum']['file_mb']:.1f} MB)."]
+    return lines
+
+
+def growth_table(growth: dict[str, Any]) -> list[str]:
+    lines = ["| historic triggers | worker cycle median ms | cycle p99 ms | first cycle (with prune pass) ms | "
+             "ack req/s | ack p99 ms |", "|---:|---:|---:|---:|---:|---:|"]
+    for r in growth["sizes"]:
+        lines.append(f"| {r['history']:,} | {_f(r['cycle_median_ms'], 1)} | {_f(r['cycle_p99_ms'], 1)} | "
+                     f"{_f(r['first_cycle_ms'], 1)} | {_f(r['ack_rps'])} | {_f(r['ack_p99_ms'], 1)} |")
+    return lines
+
+
+def targets_table(checks: list[dict[str, Any]]) -> list[str]:
+    lines = ["| target | measured | result |", "|---|---|---|"]
+    for c in checks:
+        verdict = {True: "pass", False: "**FAIL**", None: "not checked"}[c["passed"]]
+        lines.append(f"| {c['target']} | {c['measured']} | {verdict} |")
+    return lines
+
+
+def markdown(results: dict[str, Any], checks: list[dict[str, Any]]) -> str:
+    m, run = results["machine"], results["run"]
+    pin = "servers pinned to CPU 0, load generator and bench to CPU 1 (taskset)" if m["pinned"] else "no CPU pinning"
+    out = [f"# vcf-backup-webhook benchmark ({run['mode']}, {run['started']})", "",
+           f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM, Linux {m['kernel']}, "
+           f"Python {m['python']}, SQLite {m['sqlite']} (store on {m['store_filesystem']}). "
+           f"Load: {run['load_tool']}{' (' + m['wrk'] + ')' if run['load_tool'] == 'wrk' and m['wrk'] else ''}, "
+           f"{run['seconds']:g} s per point after a {run['warmup']:g} s warm-up; {pin}. Peer: "
+           f"{m['peer'] or 'not installed'}. Nodes run `vcf-backup-webhook serve` with default settings "
+           f"(2 gunicorn workers × 4 threads, SQLite synchronous=FULL, log level INFO) unless a row says otherwise. "
+           f"Whole run: {run['elapsed_s']:.0f} s.", ""]
+    sections = [("1. Durable ack throughput and latency", "ack", lambda v: ack_table(v)),
+                ("2. Storm coalescing", "storm", lambda v: storm_table(v, results.get("peer_storm"))),
+                ("3. Reaction time", "reaction", reaction_table),
+                ("4. Memory and store size", "memory", lambda v: memory_table(v, (results.get("growth") or {})
+                                                                              .get("store"))),
+                ("5. Cost growth with history", "growth", growth_table)]
+    for title, key, render in sections:
+        if results.get(key) is not None:
+            out += [f"## {title}", "", *render(results[key]), ""]
+    out += ["## Targets", "", *targets_table(checks), ""]
+    return "\n".join(out)

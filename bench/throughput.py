@@ -1,0 +1,214 @@
+"""Section 1 (durable ack throughput and latency) and section 4a (memory of a serving node).
+
+Every endpoint gets a fresh ``serve`` node (its own store, default settings), a short warm-up, then
+one run per connection count. The bare-Flask ceiling and the peer get the same load in the same run.
+While a node is loaded, a sampler reads each of its processes' RSS; the peak (VmHWM) is read at the end.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import payloads, servers
+from .load import LoadResult, Pool, run_load
+from .payloads import Endpoint
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Context:
+    """What every section shares: where to write, how long to load, the simulator and the receiver."""
+
+    work: Path
+    seconds: float
+    warmup: float
+    conns: tuple[int, ...]
+    sim_url: str
+    receiver_host: str
+    say: Say
+    pool_rate: int = 5000  # requests per second a pool must cover before it repeats itself
+    settle_idle: float = 1.0  # seconds a fresh node idles before its idle memory is read
+
+    def pool(self, endpoint: Endpoint, tag: str, seconds: float, callback_of: Any = None,
+             url_path: str | None = None) -> Pool:
+        count = max(1000, int(self.pool_rate * seconds)) if endpoint.unique else 1
+        return Pool.write(self.work / f"pool-{tag}.txt", url_path or endpoint.path, endpoint.header_names,
+                          endpoint.rows(count, tag, callback_of))
+
+
+@dataclass
+class MemorySampler:
+    """Samples VmRSS of a node's processes every ``every`` seconds until stopped."""
+
+    roles: dict[str, int]
+    every: float = 0.25
+    peak_rss: dict[str, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> MemorySampler:
+        def loop() -> None:
+            while not self._stop.is_set():
+                self.sample()
+                self._stop.wait(self.every)
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def sample(self) -> None:
+        for role, pid in self.roles.items():
+            rss, _ = servers.memory_kb(pid)
+            self.peak_rss[role] = max(self.peak_rss.get(role, 0), rss)
+
+    def stop(self) -> dict[str, dict[str, float]]:
+        """Per role: peak sampled RSS and VmHWM (the kernel's own peak), in MB."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join(5)
+        return {role: {"peak_rss_mb": self.peak_rss.get(role, 0) / 1024,
+                       "vmhwm_mb": servers.memory_kb(pid)[1] / 1024} for role, pid in self.roles.items()}
+
+
+def idle_memory(roles: dict[str, int]) -> dict[str, float]:
+    return {role: servers.memory_kb(pid)[0] / 1024 for role, pid in roles.items()}
+
+
+def row(server: str, endpoint: str, result: LoadResult, **extra: Any) -> dict[str, Any]:
+    return {"server": server, "endpoint": endpoint, **result.as_dict(), **extra}
+
+
+def load_endpoint(ctx: Context, base_url: str, endpoint: Endpoint, tag: str, conns: int,
+                  callback_of: Any = None, url_path: str | None = None, pids: list[int] | None = None) -> LoadResult:
+    """One timed run; with ``pids``, also the server CPU it cost per request (``result.cpu_ms``)."""
+    pool = ctx.pool(endpoint, tag, ctx.seconds, callback_of, url_path)
+    before = servers.cpu_seconds(pids or [])
+    result = run_load(base_url, pool, conns, ctx.seconds, ctx.work)
+    if pids:
+        result.cpu_ms = 1000 * (servers.cpu_seconds(pids) - before) / max(1, result.requests)
+    pool.path.unlink(missing_ok=True)
+    return result
+
+
+def warm(ctx: Context, base_url: str, endpoint: Endpoint, tag: str, url_path: str | None = None,
+         callback_of: Any = None) -> LoadResult | None:
+    if ctx.warmup <= 0:
+        return None
+    pool = ctx.pool(endpoint, f"{tag}-warm", ctx.warmup, callback_of, url_path)
+    result = run_load(base_url, pool, min(ctx.conns), ctx.warmup, ctx.work)
+    pool.path.unlink(missing_ok=True)
+    return result
+
+
+def stored_triggers(database: Path) -> int:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        return int(db.execute("SELECT count(*) FROM triggers").fetchone()[0])
+
+
+def node_runs(ctx: Context, label: str, endpoints: list[Endpoint], **env: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One fresh node, its endpoints one after another at every connection count; rows plus its memory."""
+    port = servers.free_port()
+    database = ctx.work / f"{label}.db"
+    node_env = servers.node_env(database, port, ctx.sim_url, ctx.receiver_host, **env)
+    rows: list[dict[str, Any]] = []
+    acked = 0
+    with servers.serve_node(ctx.work, label, node_env) as node:
+        time.sleep(ctx.settle_idle)
+        roles = servers.node_processes(node.pid)
+        idle = idle_memory(roles)
+        sampler = MemorySampler(roles).start()
+        for endpoint in endpoints:
+            name = endpoint.path.rsplit("/", 1)[1]
+            callback_of = (lambda i, n=name: f"http://{ctx.receiver_host}/tp/{label}/{n}/{i}") if endpoint.unique else None
+            warmed = warm(ctx, node.url, endpoint, f"{label}-{name}", callback_of=callback_of)
+            acked += warmed.requests - warmed.errors if warmed else 0
+            for conns in ctx.conns:
+                result = load_endpoint(ctx, node.url, endpoint, f"{label}-{name}-c{conns}", conns, callback_of,
+                                       pids=list(roles.values()))
+                acked += result.requests - result.errors
+                ctx.say(f"  {endpoint.name + (' ' + label if env else ''):<40} c={conns:<3} {result.rps:6.0f} req/s  "
+                        f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:7.1f} ms  errors {result.errors}")
+                rows.append(row(label, endpoint.name, result,
+                                sync=env.get("VCFBACKUP_SQLITE_SYNCHRONOUS", "FULL (default)")))
+        memory = {"idle_mb": idle, "load": sampler.stop()}
+    # Every acknowledged request must have left a committed trigger (read once the node is gone).
+    memory["durability"] = {"node": label, "acked": acked, "stored": stored_triggers(database)}
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    return rows, memory
+
+
+def bare_runs(ctx: Context) -> list[dict[str, Any]]:
+    port = servers.free_port()
+    env = servers.node_env(ctx.work / "unused.db", port, ctx.sim_url, ctx.receiver_host)
+    rows = []
+    with servers.bare_flask(ctx.work, env) as bare:
+        warm(ctx, bare.url, payloads.GENERIC, "bare")
+        for conns in ctx.conns:
+            result = load_endpoint(ctx, bare.url, payloads.GENERIC, f"bare-c{conns}", conns,
+                                   pids=list(servers.node_processes(bare.pid).values()))
+            ctx.say(f"  {'bare Flask (ceiling)':<28} c={conns:<3} {result.rps:8.0f} req/s  p99 {result.p99_ms:7.1f} ms")
+            rows.append(row("bare Flask", "POST (any path)", result))
+    return rows
+
+
+def peer_runs(ctx: Context, settle: float = 3.0) -> list[dict[str, Any]]:
+    """The peer under the same load; counts what its script really ran, not only what it acknowledged."""
+    server, ran = servers.peer(ctx.work)
+    rows = []
+    with server:
+        warm(ctx, server.url, payloads.GENERIC, "peer", url_path="/hooks/backup")
+        for conns in ctx.conns:
+            before = servers.executions(ran, settle)
+            result = load_endpoint(ctx, server.url, payloads.GENERIC, f"peer-c{conns}", conns,
+                                   url_path="/hooks/backup", pids=[server.pid])
+            executed = servers.executions(ran, settle) - before
+            acked = result.requests - result.errors
+            ctx.say(f"  {'peer (adnanh/webhook)':<28} c={conns:<3} {result.rps:8.0f} req/s  "
+                    f"p99 {result.p99_ms:7.1f} ms  acked {acked}  ran {executed}")
+            rows.append(row("peer", "POST /hooks/backup", result, acked=acked, executed=executed))
+    return rows
+
+
+def run_ack(ctx: Context, normal_too: bool = True, settle: float = 3.0,
+            shared_node: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Section 1 and the memory part of section 4: (ack results, memory results)."""
+    from webhook.settings import Settings
+
+    rows: list[dict[str, Any]] = []
+    memory: dict[str, dict[str, Any]] = {}
+    unavailable = [ep.name for ep in payloads.ENDPOINTS if not ep.available()]
+    present = [ep for ep in payloads.ENDPOINTS if ep.available()]
+    # A fresh node per endpoint, so one endpoint's backlog (callbacks owed) does not slow the next;
+    # the smoke mode shares one node to save the start-ups.
+    groups = [present] if shared_node else [[ep] for ep in present]
+    for group in groups:
+        label = "shared" if shared_node else group[0].path.rsplit("/", 1)[1]
+        found, memory[label] = node_runs(ctx, label, group)
+        rows.extend({**r, "default": True} for r in found)
+    if normal_too:
+        found, _ = node_runs(ctx, "sync-normal", [payloads.GENERIC], VCFBACKUP_SQLITE_SYNCHRONOUS="NORMAL")
+        rows.extend(found)
+    durability = [node["durability"] for node in memory.values()]
+    rows.extend(bare_runs(ctx))
+    if servers.peer_available():
+        rows.extend(peer_runs(ctx, settle))
+    else:
+        unavailable.append("peer (adnanh/webhook: apt-get install webhook)")
+    idle: dict[str, float] = {}
+    peak: dict[str, float] = {}
+    for node in memory.values():
+        for role, mb in node["idle_mb"].items():
+            idle[role] = max(idle.get(role, 0.0), mb)
+        for role, seen in node["load"].items():
+            peak[role] = max(peak.get(role, 0.0), seen["vmhwm_mb"], seen["peak_rss_mb"])
+    ack = {"rows": rows, "unavailable": unavailable, "durability": durability,
+           "sync_default": Settings.model_fields["sqlite_synchronous"].default}
+    return ack, {"idle_mb": idle, "peak_mb": peak, "per_node": memory}

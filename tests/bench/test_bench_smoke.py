@@ -1,0 +1,80 @@
+"""The benchmark still runs end to end and reports a number for everything it measures.
+
+Timings are read by people (and judged by the full run's targets), never asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    out = tmp_path_factory.mktemp("bench")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VCFBACKUP_")}
+    done = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not list(out.glob("work-*")), "the run leaves no stores or logs behind"
+    return json.loads((out / "latest.json").read_text()), (out / "latest.md").read_text()
+
+
+def positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and value > 0
+
+
+def test_every_endpoint_the_ceiling_and_the_peer_get_numbers(smoke):
+    results, markdown = smoke
+    rows = results["ack"]["rows"]
+    measured = {r["endpoint"] for r in rows if r["server"] not in ("bare Flask", "peer")}
+    unavailable = results["ack"]["unavailable"]
+    for endpoint in ("POST /v1/triggers", "POST /hooks/alertmanager", "POST /hooks/slack",
+                     "POST /hooks/terraform/run-task"):
+        assert endpoint in measured or endpoint in unavailable
+    assert any(r["sync"] == "NORMAL" for r in rows if r["server"] not in ("bare Flask", "peer"))
+    assert any(r["server"] == "bare Flask" for r in rows)
+    assert any(r["server"] == "peer" for r in rows) or any(u.startswith("peer") for u in unavailable)
+    for row in rows:
+        assert positive(row["requests"]) and positive(row["rps"])
+        assert 0 < row["p50_ms"] <= row["p99_ms"] <= row["max_ms"]
+    for row in (r for r in rows if r["server"] == "peer"):
+        assert row["executed"] >= 0 and row["acked"] >= 0
+    assert "| vcf-backup-webhook serve | POST /v1/triggers |" in markdown
+
+
+def test_storm_counts_backups_results_and_the_peers_script_runs(smoke):
+    results, _ = smoke
+    storm = results["storm"]
+    assert storm["triggers"] > 0
+    for key in ("acked_2xx", "backups_started", "results_delivered", "lost", "duplicated"):
+        assert isinstance(storm[key], int)
+    assert positive(storm["task_end_to_last_callback_s"]) or storm["results_delivered"] == 0
+    if results["peer_storm"] is not None:
+        assert isinstance(results["peer_storm"]["backups_started"], int)
+
+
+def test_reaction_memory_growth_and_store_size_have_numbers(smoke):
+    results, markdown = smoke
+    reaction = results["reaction"]
+    for key in ("submit_median_ms", "submit_p99_ms", "callback_median_ms", "callback_p99_ms"):
+        assert isinstance(reaction[key], float)
+    memory = results["memory"]
+    roles = set(memory["peak_mb"])
+    assert {"gunicorn master", "worker loop"} <= roles and any(r.startswith("gunicorn worker") for r in roles)
+    assert all(positive(memory["peak_mb"][r]) and positive(memory["idle_mb"][r]) for r in roles)
+    sizes = results["growth"]["sizes"]
+    assert len(sizes) >= 2
+    for size in sizes:
+        assert positive(size["cycle_median_ms"]) and positive(size["ack_p99_ms"])
+    store = results["growth"]["store"]
+    assert positive(store["before"]["file_mb"]) and store["removed"]["triggers"] == sizes[-1]["history"]
+    assert results["targets"] and "## Targets" in markdown
+    assert not results["errors"]
