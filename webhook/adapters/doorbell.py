@@ -13,6 +13,7 @@ import os
 import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 
@@ -22,19 +23,30 @@ def doorbell_dir(database_url: str) -> Path:
 
 
 class Doorbell:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, refresh_seconds: float = 1.0) -> None:
         self.directory = directory
+        self.refresh_seconds = refresh_seconds
+        self._socket: socket.socket | None = None
+        self._pid = 0
+        self._targets: list[str] = []
+        self._listed_at = float("-inf")
 
     def ring(self) -> None:
-        try:
-            names = os.listdir(self.directory)
-        except OSError:
-            return
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            sock.setblocking(False)
-            for name in names:
-                with contextlib.suppress(OSError):
-                    sock.sendto(b"!", str(self.directory / name))
+        """One datagram to each worker loop's socket; the list of sockets is re-read once a second."""
+        now = time.monotonic()
+        if now - self._listed_at > self.refresh_seconds:
+            try:
+                self._targets = [str(self.directory / name) for name in os.listdir(self.directory)]
+            except OSError:
+                self._targets = []
+            self._listed_at = now
+        if self._socket is None or self._pid != os.getpid():  # not shared across a fork
+            self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self._socket.setblocking(False)
+            self._pid = os.getpid()
+        for target in self._targets:
+            with contextlib.suppress(OSError):
+                self._socket.sendto(b"!", target)
 
     def listen(self, name: str, wake: threading.Event, stop: threading.Event) -> threading.Thread:
         """Bind ``<dir>/<name>.sock`` and set ``wake`` on every ring until ``stop``."""

@@ -92,6 +92,14 @@ class TriggerService:
         """Wake a worker for work stored outside ``accept`` (a delivery owed at once)."""
         self._wake()
 
+    def receipt_view(self, receipt: Receipt, wait: float | None = None) -> TriggerView:
+        """The view to answer an accept with: a new trigger needs no read back (it has nothing yet)."""
+        if wait:
+            return self.wait(receipt.trigger.id, wait)
+        if receipt.created:
+            return TriggerView(receipt.trigger, None)
+        return self.view(receipt.trigger.id)
+
     def view(self, trigger_id: str) -> TriggerView:
         trigger = self.store.get_trigger(trigger_id)
         if trigger is None:

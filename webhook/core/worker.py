@@ -42,6 +42,9 @@ class WorkerConfig:
     idle_wait: float = 5.0
     retention: float | None = 90 * 86400.0
     prune_every: float = 3600.0
+    heartbeat_every: float = 1.0
+    # After a wake-up, let a burst of triggers land so one cycle attaches them all.
+    gather_seconds: float = 0.02
 
 
 class Worker:
@@ -63,6 +66,7 @@ class Worker:
         self.config = config or WorkerConfig()
         self.policy = delivery_policy or DeliveryPolicy()
         self._last_prune: datetime | None = None
+        self._last_beat: datetime | None = None
 
     @property
     def owner(self) -> str:
@@ -71,13 +75,19 @@ class Worker:
     # ---------------------------------------------------------------- loop
     def run_once(self) -> bool:
         """One pass over every kind of due work; True if anything was done."""
-        self.store.heartbeat(self.owner, self.clock.now())
+        self._heartbeat()
         did = self.attach()
         did = self.advance_backups() or did
         did = self.complete_stranded() or did
         did = self.deliver() or did
         self.prune_history()
         return did
+
+    def _heartbeat(self) -> None:
+        now = self.clock.now()
+        if self._last_beat is None or (now - self._last_beat).total_seconds() >= self.config.heartbeat_every:
+            self.store.heartbeat(self.owner, now)
+            self._last_beat = now
 
     def prune_history(self) -> None:
         """Drop finished history past the retention, at most every ``prune_every`` seconds."""
@@ -102,7 +112,8 @@ class Worker:
                     busy = False
                 if busy or stop.is_set():
                     continue
-                wake.wait(self._idle_seconds())
+                if wake.wait(self._idle_seconds()) and self.config.gather_seconds:
+                    stop.wait(self.config.gather_seconds)
                 wake.clear()
         finally:
             self.store.release_leases(self.owner)

@@ -70,7 +70,7 @@ def terraform_hook() -> ResponseReturnValue:
     trigger = terraform.hook_trigger(body, caller=caller, received_at=service.clock.now(), headers=request.headers)
     receipt = service.accept(trigger)
     wait = wait_seconds()
-    view = service.wait(receipt.trigger.id, wait) if wait else service.view(receipt.trigger.id)
+    view = service.receipt_view(receipt, wait)
     return view_response(view, created=receipt.created, waited=True)
 
 

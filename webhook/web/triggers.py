@@ -42,7 +42,7 @@ def create_trigger() -> ResponseReturnValue:
     trigger = generic.to_trigger(body, caller=caller, received_at=ctx.service.clock.now(), headers=request.headers)
     receipt = ctx.service.accept(trigger)
     wait = wait_seconds()
-    view = ctx.service.wait(receipt.trigger.id, wait) if wait else ctx.service.view(receipt.trigger.id)
+    view = ctx.service.receipt_view(receipt, wait)
     return view_response(view, created=receipt.created, waited=True)
 
 

@@ -1,0 +1,22 @@
+"""The store: SQLAlchemy Core over SQLite (WAL, the embedded default) or PostgreSQL (by URL).
+
+Every public method is one transaction. Conditional UPDATEs and the leases they set are the only
+locks, so web processes, worker loops and replicas need no memory of each other. On SQLite every
+write transaction starts with ``BEGIN IMMEDIATE`` (no lock upgrades, so no surprise SQLITE_BUSY);
+on PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+from .backup_rows import BackupRows
+from .base import ACTIVE_SLOT, StoreBase
+from .delivery_rows import DeliveryRows
+from .engine import WriterQueue, make_engine, writer_queue
+from .trigger_rows import TriggerRows
+from .worker_rows import WorkerRows
+
+__all__ = ["ACTIVE_SLOT", "SqlStore", "WriterQueue", "make_engine", "writer_queue"]
+
+
+class SqlStore(TriggerRows, BackupRows, DeliveryRows, WorkerRows, StoreBase):
+    """The Store port over SQLAlchemy Core; each part lives in its own module."""

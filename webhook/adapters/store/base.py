@@ -1,0 +1,76 @@
+"""Transactions, the claim-with-lease helper, schema creation: what every part of the store shares."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from ...core.errors import StoreUnavailable
+from ...core.metrics import Metrics, NullMetrics
+from ...core.triggers import BackupState
+from ..schema import metadata
+from .engine import make_engine, writer_queue
+
+log = logging.getLogger("webhook.store")
+
+ACTIVE_SLOT = "sddc-manager"  # one SDDC Manager per service: one active backup at a time
+ACTIVE = (BackupState.SUBMITTING.value, BackupState.IN_PROGRESS.value)
+
+
+class StoreBase:
+    def __init__(self, engine: Engine, metrics: Metrics | None = None) -> None:
+        self.engine = engine
+        self.metrics: Metrics = metrics or NullMetrics()
+        self.writers = writer_queue(engine)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> Self:
+        store = cls(make_engine(url, **kwargs))
+        store.create_schema()
+        return store
+
+    def create_schema(self) -> None:
+        with self._tx(write=True) as conn:
+            metadata.create_all(conn)
+
+    @contextmanager
+    def _tx(self, *, write: bool = False) -> Iterator[Connection]:
+        try:
+            with (self.writers.hold() if write and self.writers else nullcontext()), \
+                    self.engine.connect().execution_options(write=write) as conn, conn.begin():
+                yield conn
+        except IntegrityError:
+            raise
+        except (OperationalError, SQLAlchemyError) as exc:
+            self.metrics.store_error()
+            log.error("store error", extra={"event": "store.error", "error": type(exc).__name__})
+            raise StoreUnavailable(f"The store is unavailable ({type(exc).__name__}).") from exc
+
+    def _lock(self, query: Any) -> Any:
+        return query if self.engine.dialect.name == "sqlite" else query.with_for_update(skip_locked=True)
+
+    def _claim(self, table: sa.Table, due: Any, owner: str, now: float, lease_seconds: float, limit: int,
+               order_by: Any = None) -> list[Any]:
+        """Lease the due rows of ``table`` to ``owner`` and return them (as row mappings).
+
+        A read-only probe comes first: an idle worker then never takes the write lock, which the
+        request path needs for every trigger it acknowledges.
+        """
+        free = sa.or_(table.c.lease_until.is_(None), table.c.lease_until < now)
+        with self._tx() as conn:
+            if conn.execute(sa.select(table.c.id).where(*due, free).limit(1)).first() is None:
+                return []
+        with self._tx(write=True) as conn:
+            query = sa.select(table.c.id).where(*due, free).order_by(order_by).limit(limit)
+            ids = list(conn.execute(self._lock(query)).scalars())
+            if not ids:
+                return []
+            conn.execute(table.update().where(table.c.id.in_(ids)).values(
+                lease_owner=owner, lease_until=now + lease_seconds))
+            return list(conn.execute(sa.select(table).where(table.c.id.in_(ids))).mappings())

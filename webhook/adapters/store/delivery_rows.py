@@ -1,0 +1,101 @@
+"""Deliveries: owed notifications, claims with leases, attempts, deadlines and callback secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ...core.triggers import (
+    Delivery, DeliveryAttempt, DeliveryEvent, DeliveryState, Trigger, TriggerState,
+)
+from .. import rows
+from ..schema import deliveries, triggers
+from .base import StoreBase
+
+
+class DeliveryRows(StoreBase):
+    """Deliveries and the run-task deadline bookkeeping."""
+
+    def deliveries_of_trigger(self, trigger_id: str) -> list[Delivery]:
+        query = sa.select(deliveries).where(deliveries.c.trigger_id == trigger_id).order_by(deliveries.c.created_at)
+        with self._tx() as conn:
+            return [rows.delivery_of(r) for r in conn.execute(query).mappings()]
+
+    def add_deliveries(self, owed: Sequence[Delivery]) -> None:
+        if owed:
+            with self._tx(write=True) as conn:
+                self._insert_deliveries(conn, owed)
+
+    def _insert_deliveries(self, conn: Connection, owed: Sequence[Delivery]) -> None:
+        if owed:
+            conn.execute(deliveries.insert(), [rows.delivery_row(d) for d in owed])
+
+    def claim_deliveries(self, owner: str, now: datetime, lease_seconds: float, limit: int) -> list[Delivery]:
+        t = now.timestamp()
+        due = (deliveries.c.state == DeliveryState.PENDING.value, deliveries.c.next_attempt_at <= t)
+        return [rows.delivery_of(r) for r in self._claim(deliveries, due, owner, t, lease_seconds, limit,
+                                                         order_by=deliveries.c.next_attempt_at)]
+
+    def record_attempt(
+        self, delivery_id: str, owner: str, attempt: DeliveryAttempt, state: DeliveryState,
+        next_attempt_at: datetime | None, last_error: str | None,
+    ) -> None:
+        with self._tx(write=True) as conn:
+            current = conn.execute(sa.select(deliveries.c.attempts).where(deliveries.c.id == delivery_id)).scalar()
+            values: dict[str, Any] = {
+                "attempts": [*(current or []), attempt.model_dump(mode="json")],
+                "state": state.value, "last_error": last_error, "lease_owner": None, "lease_until": None,
+                "next_attempt_at": next_attempt_at.timestamp() if next_attempt_at else None,
+            }
+            if state is DeliveryState.DELIVERED:
+                values["delivered_at"] = attempt.at.timestamp()
+            conn.execute(deliveries.update().where(
+                deliveries.c.id == delivery_id, deliveries.c.lease_owner == owner).values(**values))
+
+    def cancel_delivery(self, delivery_id: str, owner: str, reason: str) -> None:
+        with self._tx(write=True) as conn:
+            conn.execute(deliveries.update().where(deliveries.c.id == delivery_id, deliveries.c.lease_owner == owner)
+                         .values(state=DeliveryState.CANCELLED.value, last_error=reason, next_attempt_at=None,
+                                 lease_owner=None, lease_until=None))
+
+    # ------------------------------------------------------------------ deadlines and callback secrets
+    def expire_trigger(self, trigger_id: str, completed_at: datetime, note: str) -> Trigger | None:
+        """Finish a trigger at its deadline; the trigger if the deadline has the final word, else None.
+
+        The deadline wins if the trigger is still ACCEPTED/ATTACHED (it becomes DONE here, so the
+        backup's end owes it nothing), or if it is DONE without a COMPLETED delivery (an earlier
+        attempt of this deadline finished it). It loses if the backup ended first. The row lock is
+        a plain FOR UPDATE, not SKIP LOCKED, so a concurrent completion is waited for, not skipped.
+        """
+        with self._tx(write=True) as conn:
+            query = sa.select(triggers).where(triggers.c.id == trigger_id)
+            row = conn.execute(query if self.engine.dialect.name == "sqlite" else query.with_for_update()
+                               ).mappings().first()
+            if row is None or row["state"] == TriggerState.SKIPPED.value:
+                return None
+            if row["state"] in (TriggerState.ACCEPTED.value, TriggerState.ATTACHED.value):
+                values = {"state": TriggerState.DONE.value, "completed_at": completed_at.timestamp(), "note": note}
+                conn.execute(triggers.update().where(triggers.c.id == trigger_id).values(**values))
+                return rows.trigger_of({**row, **values})
+            completed = conn.execute(sa.select(deliveries.c.id).where(
+                deliveries.c.trigger_id == trigger_id, deliveries.c.event == DeliveryEvent.COMPLETED.value
+            ).limit(1)).first()
+            return None if completed else rows.trigger_of(row)
+
+    def forget_callback_options(self, trigger_id: str, keys: Sequence[str]) -> None:
+        """Delete callback options (a run task's access token) from a trigger and all its deliveries."""
+        def without(target: Any) -> Any:
+            options = {k: v for k, v in (target.get("options") or {}).items() if k not in keys}
+            return {**target, "options": options}
+
+        with self._tx(write=True) as conn:
+            callback = conn.execute(sa.select(triggers.c.callback).where(triggers.c.id == trigger_id)).scalar()
+            if callback:
+                conn.execute(triggers.update().where(triggers.c.id == trigger_id).values(callback=without(callback)))
+            for delivery_id, target in conn.execute(sa.select(deliveries.c.id, deliveries.c.target).where(
+                    deliveries.c.trigger_id == trigger_id)).all():
+                conn.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(target=without(target)))

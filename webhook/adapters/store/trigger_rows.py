@@ -1,0 +1,140 @@
+"""Triggers: idempotent inserts, the audit trail, attach and complete."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from ...core.errors import StoreUnavailable
+from ...core.triggers import (
+    Delivery, Trigger, TriggerState,
+)
+from .. import rows
+from ..schema import backups, triggers
+from .base import StoreBase
+
+
+class TriggerRows(StoreBase):
+    """Triggers: idempotent on (caller, dedupe key); state changes are conditional updates."""
+
+    def add_trigger(self, trigger: Trigger) -> tuple[Trigger, bool]:
+        try:
+            with self._tx(write=True) as conn:
+                conn.execute(triggers.insert(), rows.trigger_row(trigger))
+            return trigger, True
+        except IntegrityError:
+            existing = self._by_dedupe(trigger.caller, trigger.dedupe_key)
+            if existing is None:
+                raise StoreUnavailable("The trigger conflicted with one that cannot be read back.") from None
+            return existing, False
+
+    def skip_trigger(self, trigger: Trigger) -> tuple[Trigger, bool]:
+        trigger.state = TriggerState.SKIPPED
+        trigger.completed_at = trigger.completed_at or trigger.received_at
+        return self.add_trigger(trigger)
+
+    def _by_dedupe(self, caller: str, key: str | None) -> Trigger | None:
+        with self._tx() as conn:
+            row = conn.execute(sa.select(triggers).where(
+                triggers.c.caller == caller, triggers.c.dedupe_key == key)).mappings().first()
+        return rows.trigger_of(row) if row else None
+
+    def get_trigger(self, trigger_id: str) -> Trigger | None:
+        with self._tx() as conn:
+            row = conn.execute(sa.select(triggers).where(triggers.c.id == trigger_id)).mappings().first()
+        return rows.trigger_of(row) if row else None
+
+    def latest_trigger(self, source: str | None = None) -> Trigger | None:
+        found = self.list_triggers(source=source, state=None, since=None, limit=1)
+        return found[0] if found else None
+
+    def list_triggers(
+        self, *, source: str | None, state: TriggerState | None, since: datetime | None, limit: int,
+        before_id: str | None = None,
+    ) -> list[Trigger]:
+        query = sa.select(triggers)
+        if source:
+            query = query.where(triggers.c.source == source)
+        if state:
+            query = query.where(triggers.c.state == state.value)
+        if since:
+            query = query.where(triggers.c.received_at >= since.timestamp())
+        with self._tx() as conn:
+            if before_id:
+                anchor = conn.execute(sa.select(triggers.c.received_at).where(triggers.c.id == before_id)).scalar()
+                if anchor is not None:
+                    query = query.where(sa.or_(
+                        triggers.c.received_at < anchor,
+                        sa.and_(triggers.c.received_at == anchor, triggers.c.id < before_id)))
+            query = query.order_by(triggers.c.received_at.desc(), triggers.c.id.desc()).limit(limit)
+            return [rows.trigger_of(r) for r in conn.execute(query).mappings()]
+
+    def recent_correlated(self, source: str, correlation_key: str, since: datetime) -> Trigger | None:
+        """The latest trigger of this source and correlation that was not itself skipped."""
+        query = (sa.select(triggers)
+                 .where(triggers.c.source == source, triggers.c.correlation_key == correlation_key,
+                        triggers.c.received_at >= since.timestamp(),
+                        triggers.c.state != TriggerState.SKIPPED.value)
+                 .order_by(triggers.c.received_at.desc()).limit(1))
+        with self._tx() as conn:
+            row = conn.execute(query).mappings().first()
+        return rows.trigger_of(row) if row else None
+
+    def accepted_triggers(self, limit: int) -> list[Trigger]:
+        query = (sa.select(triggers).where(triggers.c.state == TriggerState.ACCEPTED.value)
+                 .order_by(triggers.c.received_at).limit(limit))
+        with self._tx() as conn:
+            return [rows.trigger_of(r) for r in conn.execute(query).mappings()]
+
+    def triggers_of_backup(self, backup_id: str, state: TriggerState | None = None) -> list[Trigger]:
+        query = sa.select(triggers).where(triggers.c.backup_id == backup_id)
+        if state:
+            query = query.where(triggers.c.state == state.value)
+        with self._tx() as conn:
+            return [rows.trigger_of(r) for r in conn.execute(query.order_by(triggers.c.received_at)).mappings()]
+
+    def stranded_triggers(self, limit: int) -> list[Trigger]:
+        # EXISTS, not a JOIN: with a join SQLite starts from the ended backups and walks every
+        # historic trigger they own on each worker cycle; this way it starts from the few ATTACHED ones.
+        ended = sa.exists().where(backups.c.id == triggers.c.backup_id, backups.c.active_slot.is_(None))
+        query = sa.select(triggers).where(triggers.c.state == TriggerState.ATTACHED.value, ended).limit(limit)
+        with self._tx() as conn:
+            return [rows.trigger_of(r) for r in conn.execute(query).mappings()]
+
+    def attach_triggers(self, trigger_ids: Sequence[str], backup_id: str, started: Sequence[Delivery]) -> list[str]:
+        with self._tx(write=True) as conn:
+            active = conn.execute(sa.select(backups.c.id).where(
+                backups.c.id == backup_id, backups.c.active_slot.is_not(None))).first()
+            if active is None:
+                return []
+            ids = self._eligible(conn, trigger_ids, (TriggerState.ACCEPTED,))
+            if ids:
+                conn.execute(triggers.update().where(triggers.c.id.in_(ids)).values(
+                    state=TriggerState.ATTACHED.value, backup_id=backup_id))
+                self._insert_deliveries(conn, [d for d in started if d.trigger_id in ids])
+            return ids
+
+    def complete_triggers(
+        self, trigger_ids: Sequence[str], backup_id: str, completed_at: datetime, note: str | None,
+        deliveries_owed: Sequence[Delivery],
+    ) -> list[str]:
+        with self._tx(write=True) as conn:
+            ids = self._eligible(conn, trigger_ids, (TriggerState.ACCEPTED, TriggerState.ATTACHED))
+            if ids:
+                values: dict[str, Any] = {"state": TriggerState.DONE.value, "backup_id": backup_id,
+                                          "completed_at": completed_at.timestamp()}
+                if note:
+                    values["note"] = note
+                conn.execute(triggers.update().where(triggers.c.id.in_(ids)).values(**values))
+                self._insert_deliveries(conn, [d for d in deliveries_owed if d.trigger_id in ids])
+            return ids
+
+    def _eligible(self, conn: Connection, ids: Sequence[str], states: Sequence[TriggerState]) -> list[str]:
+        query = sa.select(triggers.c.id).where(
+            triggers.c.id.in_(list(ids)), triggers.c.state.in_([s.value for s in states]))
+        return list(conn.execute(self._lock(query)).scalars())

@@ -1,0 +1,74 @@
+"""Worker heartbeats, lease release, the next due time, and history pruning."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from ...core.triggers import (
+    DeliveryState, TriggerState,
+)
+from .. import rows
+from ..schema import backups, deliveries, triggers, workers
+from .base import ACTIVE, StoreBase
+
+
+class WorkerRows(StoreBase):
+    """Heartbeats, leases, wake-up times and retention."""
+
+    def heartbeat(self, worker_id: str, now: datetime) -> None:
+        with self._tx(write=True) as conn:
+            updated = conn.execute(workers.update().where(workers.c.worker_id == worker_id)
+                                   .values(beat_at=now.timestamp()))
+            if updated.rowcount == 0:
+                conn.execute(workers.insert().values(worker_id=worker_id, beat_at=now.timestamp()))
+
+    def last_heartbeat(self) -> datetime | None:
+        with self._tx() as conn:
+            value = conn.execute(sa.select(sa.func.max(workers.c.beat_at))).scalar()
+        return rows.time_of(value)
+
+    def release_leases(self, owner: str) -> None:
+        with self._tx(write=True) as conn:
+            for table in (backups, deliveries):
+                conn.execute(table.update().where(table.c.lease_owner == owner)
+                             .values(lease_owner=None, lease_until=None))
+            conn.execute(workers.delete().where(workers.c.worker_id == owner))
+
+    def next_due(self) -> datetime | None:
+        with self._tx() as conn:
+            if conn.execute(sa.select(triggers.c.id).where(
+                    triggers.c.state == TriggerState.ACCEPTED.value).limit(1)).first():
+                return rows.time_of(0.0)
+            if conn.execute(sa.select(backups.c.id).where(
+                    backups.c.state.in_(ACTIVE), backups.c.next_poll_at.is_(None)).limit(1)).first():
+                return rows.time_of(0.0)
+            polls = conn.execute(sa.select(sa.func.min(backups.c.next_poll_at))
+                                 .where(backups.c.state.in_(ACTIVE))).scalar()
+            sends = conn.execute(sa.select(sa.func.min(deliveries.c.next_attempt_at))
+                                 .where(deliveries.c.state == DeliveryState.PENDING.value)).scalar()
+        due = [v for v in (polls, sends) if v is not None]
+        return rows.time_of(min(due)) if due else None
+
+    def prune(self, before: datetime) -> dict[str, int]:
+        """Delete finished history older than ``before``; never anything still owed to someone."""
+        t = before.timestamp()
+        finished = (TriggerState.DONE.value, TriggerState.SKIPPED.value)
+        with self._tx(write=True) as conn:
+            old = sa.select(triggers.c.id).where(triggers.c.state.in_(finished), triggers.c.received_at < t)
+            owed = sa.select(deliveries.c.trigger_id).where(deliveries.c.state == DeliveryState.PENDING.value)
+            doomed = old.where(triggers.c.id.not_in(owed))
+            gone_deliveries = conn.execute(deliveries.delete().where(deliveries.c.trigger_id.in_(doomed))).rowcount
+            gone_triggers = conn.execute(triggers.delete().where(
+                triggers.c.state.in_(finished), triggers.c.received_at < t,
+                triggers.c.id.not_in(sa.select(deliveries.c.trigger_id)))).rowcount
+            referenced = sa.select(triggers.c.backup_id).where(triggers.c.backup_id.is_not(None))
+            gone_backups = conn.execute(backups.delete().where(
+                backups.c.active_slot.is_(None), backups.c.created_at < t,
+                backups.c.id.not_in(referenced))).rowcount
+        return {"triggers": gone_triggers, "deliveries": gone_deliveries, "backups": gone_backups}
+
+    def ping(self) -> None:
+        with self._tx() as conn:
+            conn.execute(sa.text("SELECT 1"))
