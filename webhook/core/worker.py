@@ -152,9 +152,7 @@ class Worker:
             if active.state is BackupState.IN_PROGRESS:
                 started = owed_deliveries(riders, active, DeliveryEvent.STARTED, self.policy, now)
             attached = self.store.attach_triggers([t.id for t in riders], active.id, started)
-            for trigger_id in attached:
-                log.info("trigger attached", extra={"event": "trigger.attached", "trigger_id": trigger_id,
-                                                    "backup_id": active.id})
+            _log_batch("triggers attached", "trigger.attached", attached, backup_id=active.id)
         return True
 
     def _reuse_recent(self, trigger: Trigger, now: datetime) -> bool:
@@ -354,9 +352,7 @@ class Worker:
             trigger.note = note or trigger.note
         owed = owed_deliveries(triggers, backup, DeliveryEvent.COMPLETED, self.policy, now, note)
         done = self.store.complete_triggers([t.id for t in triggers], backup.id, now, note, owed)
-        for trigger_id in done:
-            log.info("trigger done", extra={"event": "trigger.done", "trigger_id": trigger_id,
-                                            "backup_id": backup.id, "state": backup.state.value})
+        _log_batch("triggers done", "trigger.done", done, backup_id=backup.id, state=backup.state.value)
 
     def complete_stranded(self) -> bool:
         """Finish triggers left ATTACHED to an ended backup (a crash or race between two steps)."""
@@ -412,6 +408,16 @@ class Worker:
         log.info("deadline passed", extra={"event": "trigger.deadline", "trigger_id": trigger.id,
                                            "backup_id": trigger.backup_id})
         return True
+
+
+def _log_batch(message: str, event: str, trigger_ids: list[str], **fields: object) -> None:
+    """One INFO line per batch (a storm of 1,000 triggers is two lines), one DEBUG line per trigger."""
+    if not trigger_ids:
+        return
+    log.info(message, extra={"event": event, "count": len(trigger_ids), "trigger_ids": trigger_ids[:20], **fields})
+    if log.isEnabledFor(logging.DEBUG):
+        for trigger_id in trigger_ids:
+            log.debug(message, extra={"event": event, "trigger_id": trigger_id, **fields})
 
 
 def _parse_time(text: str | None) -> datetime | None:
