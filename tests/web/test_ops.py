@@ -32,3 +32,16 @@ def test_request_id_is_taken_from_the_header_and_echoed(node):
     assert response.headers["X-Request-Id"] == "abc-123"
     made = requests.get(node.url + "/healthz", headers={"X-Request-Id": "bad id; with <chars>"})
     assert made.headers["X-Request-Id"] != "bad id; with <chars>" and len(made.headers["X-Request-Id"]) == 16
+
+
+def test_audit_trail_filters_and_pages(node, auth):
+    ids = [requests.post(node.url + "/v1/triggers", headers=auth, json={"reason": f"r{i}"}).json()["id"]
+           for i in range(3)]
+    first = requests.get(node.url + "/v1/triggers?source=generic&limit=2", headers=auth).json()
+    assert [t["id"] for t in first["items"]] == ids[:0:-1]
+    second = requests.get(first["next"], headers=auth).json()
+    assert [t["id"] for t in second["items"]] == [ids[0]] and second.get("next") is None
+    assert requests.get(node.url + "/v1/triggers?source=slack", headers=auth).json()["items"] == []
+    assert requests.get(node.url + "/v1/triggers?state=bogus", headers=auth).status_code == 400
+    assert requests.get(node.url + "/v1/triggers", headers={"Authorization": "Bearer x"}).status_code == 401
+    assert [t["trigger"]["caller"] for t in first["items"]] == ["ci", "ci"]
