@@ -6,6 +6,7 @@ and the worker does the rest. Waiting callers wait on the store, not on a socket
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from .metrics import Metrics, NullMetrics
 from .ports import Clock, Store
 from .results import TriggerStatus, backup_result, delivery_doc, result_document, trigger_detail
 from .triggers import Backup, Delivery, Trigger, TriggerState
+
+log = logging.getLogger("webhook.service")
 
 
 @dataclass
@@ -77,6 +80,9 @@ class TriggerService:
         if created:
             self._wake()
         self.metrics.trigger(trigger.source, "accepted" if created else "duplicate")
+        log.info("trigger accepted" if created else "duplicate trigger", extra={
+            "event": "trigger.accepted" if created else "trigger.duplicate", "trigger_id": stored.id,
+            "source": stored.source, "caller": stored.caller})
         return Receipt(stored, created)
 
     def skip(self, trigger: Trigger, reason: str = "skipped") -> Receipt:
@@ -86,6 +92,8 @@ class TriggerService:
         """
         stored, created = self.store.skip_trigger(trigger)
         self.metrics.trigger(trigger.source, "skipped" if created else "duplicate", reason)
+        log.info("trigger skipped", extra={"event": "trigger.skipped", "trigger_id": stored.id,
+                                           "source": stored.source, "caller": stored.caller, "reason": reason})
         return Receipt(stored, created)
 
     def wake(self) -> None:
