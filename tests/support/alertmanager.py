@@ -22,6 +22,8 @@ from typing import Any
 
 import requests
 
+from tests.support.processes import wait_ready
+
 from tests.support.node import free_port
 
 BINARY_CANDIDATES = ("/usr/bin/prometheus-alertmanager", "prometheus-alertmanager", "alertmanager")
@@ -90,16 +92,11 @@ class AlertmanagerProcess:
              "--web.external-url=http://alertmanager.test:9093", "--log.level=debug"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"alertmanager exited: {self.log()[-2000:]}")
-            try:
-                if requests.get(self.url + "/-/ready", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
+        state = wait_ready(self.proc, self.url + "/-/ready", timeout)
+        if state == "ready":
+            return self
+        if state == "exited":
+            raise RuntimeError(f"alertmanager exited: {self.log()[-2000:]}")
         self.stop()
         raise RuntimeError(f"alertmanager did not become ready: {self.log()[-2000:]}")
 

@@ -10,14 +10,14 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from typing import Any
 
-import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from webhook.app import Services, build_store, build_worker, create_app
 from webhook.settings import Settings
+
+from tests.support.processes import wait_ready
 
 
 class _Quiet(WSGIRequestHandler):
@@ -83,16 +83,11 @@ class ServeProcess:
     def start(self, timeout: float = 30.0) -> ServeProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "webhook", "serve"], env=self.env,
                                      start_new_session=True, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"serve exited: {self.output()[-2000:]}")
-            try:
-                if requests.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
+        state = wait_ready(self.proc, self.url + "/readyz", timeout, poll=0.1)
+        if state == "ready":
+            return self
+        if state == "exited":
+            raise AssertionError(f"serve exited: {self.output()[-2000:]}")
         self.kill()
         raise AssertionError("serve did not become ready")
 
