@@ -30,6 +30,8 @@ class FakeSddc:
         self.polls: dict[str, int] = {}
         self.tasks: dict[str, Task] = {}
         self.start_error: SddcManagerError | None = None
+        self.list_error: SddcManagerError | None = None  # raised by list_backup_tasks (SDDC Manager down)
+        self.lists = 0
         self.crash_after_start = False
         self._ids = itertools.count(1)
 
@@ -55,6 +57,9 @@ class FakeSddc:
         return task
 
     def list_backup_tasks(self) -> list[Task]:
+        self.lists += 1
+        if self.list_error:
+            raise self.list_error
         return sorted(self.tasks.values(), key=lambda t: t.creationTimestamp or "", reverse=True)
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from datetime import timedelta
+
 import pytest
 
 from webhook.adapters.store import SqlStore
@@ -34,8 +39,33 @@ def service(store, clock):
 
 def make_worker(store, clock, sddc, notifier=None, **config):
     return Worker(store, sddc, notifier or RecordingNotifier(), clock,
-                  WorkerConfig(poll_initial=1, poll_max=1, submit_retry_delay=1, **config),
+                  WorkerConfig(**{"poll_initial": 1, "poll_max": 1, "submit_retry_delay": 1, **config}),
                   DeliveryPolicy(budget_seconds=100, initial_backoff=1, max_backoff=4))
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def worker_log():
+    """Every record of the worker's logger, whatever the ``webhook`` logger's handlers and propagation."""
+    logger, handler = logging.getLogger("webhook.worker"), _Records()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    yield handler.records
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def events(records, event):
+    return [r for r in records if getattr(r, "event", None) == event]
 
 
 def accept(service, clock, **body):
@@ -179,3 +209,177 @@ def test_history_past_retention_is_pruned_but_nothing_owed(service, store, clock
     assert store.get_trigger(quiet.id) is None
     assert store.get_trigger(owed.id) is not None
     assert store.get_backup(store.get_trigger(owed.id).backup_id) is not None
+
+
+def test_unreachable_sddc_manager_defers_the_submit_without_posting(service, store, clock, worker_log):
+    sddc, notifier = FakeSddc(["Successful"]), RecordingNotifier()
+    sddc.list_error = SddcManagerUnreachable("connection refused")
+    worker = make_worker(store, clock, sddc, notifier, submit_retry_delay=10)
+    trigger = accept(service, clock)
+    worker.run_once()  # opens the backup; the "is a backup already running?" check fails
+    backup = store.get_backup(store.get_trigger(trigger.id).backup_id)
+    assert sddc.started == []
+    assert backup.state is BackupState.SUBMITTING
+    assert backup.submit_attempts == 0 and backup.submit_started_at is None
+    assert abs((backup.next_poll_at - (clock.now() + timedelta(seconds=10))).total_seconds()) < 0.01
+    assert backup.errors[0].errorCode == "VCFBACKUP_SDDC_MANAGER_UNREACHABLE"
+    [deferred] = [r for r in worker_log if r.levelno >= logging.WARNING]
+    assert deferred.event == "backup.submit_deferred" and deferred.backup_id == backup.id
+    assert deferred.error == "connection refused" and deferred.exc_info is None
+    # Not due again until the retry delay: the loop sleeps instead of asking SDDC Manager again.
+    assert abs((store.next_due() - backup.next_poll_at).total_seconds()) < 0.01
+    lists = sddc.lists
+    worker.run_once()
+    clock.advance(9)
+    worker.run_once()
+    assert sddc.lists == lists
+    sddc.list_error = None  # SDDC Manager is back
+    clock.advance(1)
+    run_until_quiet(worker, clock)
+    assert len(sddc.started) == 1
+    backup = store.get_backup(backup.id)
+    assert backup.state is BackupState.SUCCESSFUL and backup.submit_attempts == 1 and not backup.adopted
+    assert store.get_trigger(trigger.id).state is TriggerState.DONE
+    assert [d.body["status"] for d in notifier.sent] == ["SUCCESSFUL"]
+
+
+def test_unreachable_check_after_an_unknown_submit_never_posts_blindly(service, store, clock):
+    sddc = FakeSddc(["Successful"])
+    sddc.start_error = SddcManagerUnreachable("timeout")
+    worker = make_worker(store, clock, sddc, submit_max_attempts=3)
+    trigger = accept(service, clock)
+    worker.run_once()  # the POST's outcome is unknown
+    sddc.start_error, sddc.list_error = None, SddcManagerUnreachable("connection refused")
+    for _ in range(3):  # a POST now would succeed, but we cannot check whether the first one did
+        clock.advance(1)
+        worker.run_once()
+    backup = store.get_backup(store.get_trigger(trigger.id).backup_id)
+    assert sddc.started == []
+    assert backup.state is BackupState.SUBMITTING and backup.submit_attempts == 1
+    sddc.list_error = None
+    run_until_quiet(worker, clock)
+    assert len(sddc.started) == 1
+    assert store.get_backup(backup.id).state is BackupState.SUCCESSFUL
+
+
+def test_sddc_manager_unreachable_past_the_backup_timeout_fails_the_submit(service, store, clock, worker_log):
+    sddc, notifier = FakeSddc(), RecordingNotifier()
+    sddc.list_error = SddcManagerUnreachable("connection refused")
+    worker = make_worker(store, clock, sddc, notifier, backup_timeout=30, submit_retry_delay=10)
+    trigger = accept(service, clock)
+    start = clock.now()
+    while (clock.now() - start).total_seconds() <= 30:
+        worker.run_once()
+        assert store.get_backup(store.get_trigger(trigger.id).backup_id).state is BackupState.SUBMITTING
+        clock.advance(10)
+    worker.run_once()  # 40 s old and SDDC Manager still down: give up
+    worker.run_once()
+    done = store.get_trigger(trigger.id)
+    backup = store.get_backup(done.backup_id)
+    assert backup.state is BackupState.SUBMIT_FAILED and backup.completed_at == clock.now()
+    assert backup.errors[0].errorCode == "VCFBACKUP_SDDC_MANAGER_UNREACHABLE"
+    assert done.state is TriggerState.DONE
+    [delivery] = notifier.sent
+    assert delivery.body["status"] == "SUBMIT_FAILED"
+    assert delivery.body["errors"][0]["errorCode"] == "VCFBACKUP_SDDC_MANAGER_UNREACHABLE"
+    assert sddc.started == []
+    assert len(events(worker_log, "backup.submit_deferred")) == 4  # at 0, 10, 20 and 30 s
+    assert len(events(worker_log, "backup.submit_failed")) == 1
+    assert not any(r.exc_info for r in worker_log)
+
+
+def test_a_failing_cycle_backs_off_instead_of_spinning(store, clock, worker_log):
+    worker = make_worker(store, clock, FakeSddc())
+    calls = []
+
+    def broken() -> bool:
+        calls.append(time.monotonic())
+        raise RuntimeError("database on fire")
+
+    worker.run_once = broken
+    stop = threading.Event()
+    loop = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)
+    loop.start()
+    time.sleep(0.5)
+    stop.set()
+    stopped = time.monotonic()
+    loop.join(timeout=2)
+    assert not loop.is_alive() and time.monotonic() - stopped < 0.5  # shutdown cuts the back-off short
+    assert len(calls) == 1
+    [failed] = events(worker_log, "worker.cycle_failed")
+    assert failed.exc_info is not None and failed.retry_in == 1.0
+
+
+class _InstantStop(threading.Event):
+    """A stop event whose waits return at once and are recorded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout or 0.0)
+        return self.is_set()
+
+
+def test_the_back_off_grows_to_the_max_and_resets_after_a_good_cycle(store, clock, worker_log):
+    worker = make_worker(store, clock, FakeSddc())
+    stop = _InstantStop()
+    script = ["fail"] * 7 + ["ok", "fail"]
+
+    def scripted() -> bool:
+        if not script:
+            stop.set()
+            return True
+        if script.pop(0) == "fail":
+            raise RuntimeError("database on fire")
+        return True
+
+    worker.run_once = scripted
+    worker.run_forever(stop)
+    assert stop.waits == [1, 2, 4, 8, 16, 30, 30, 1]
+    assert [r.failures for r in events(worker_log, "worker.cycle_failed")] == [1, 2, 3, 4, 5, 6, 7, 1]
+
+
+def test_a_pass_that_left_no_work_behind_does_not_ask_for_another_at_once(service, store, clock):
+    sddc = FakeSddc(["In Progress"] * 50)
+    worker = make_worker(store, clock, sddc, batch=3)
+    accept(service, clock)
+    worker.run_once()  # opens and submits the backup
+    for _ in range(2):
+        accept(service, clock)
+
+    assert worker.run_once() is False  # two riders attached, nothing left: wait for the doorbell
+    for _ in range(4):
+        accept(service, clock)
+    assert worker.run_once() is True  # a full batch: more may wait, go again
+    assert worker.run_once() is False
+    stored = store.list_triggers(source=None, state=None, since=None, limit=50)
+    assert len(stored) == 7 and all(t.state is TriggerState.ATTACHED for t in stored)
+
+
+def test_the_worker_gathers_longer_while_triggers_only_ride_on_a_running_backup(service, store, clock):
+    sddc = FakeSddc(["In Progress", "In Progress", "Successful"])
+    worker = make_worker(store, clock, sddc)
+    accept(service, clock)
+    worker.run_once()
+    assert worker._riding is False  # this trigger opened the backup: its POST must not wait
+    accept(service, clock)
+    worker.run_once()
+    assert worker._riding is True
+    run_until_quiet(worker, clock, 4)  # the backup ends
+    assert worker._riding is False
+
+
+def test_stranded_triggers_are_looked_for_now_and_then_not_on_every_pass(service, store, clock, monkeypatch):
+    worker = make_worker(store, clock, FakeSddc(), sweep_every=10)
+    sweeps = []
+    real = store.stranded_triggers
+    monkeypatch.setattr(store, "stranded_triggers", lambda limit: sweeps.append(limit) or real(limit))
+    for _ in range(5):
+        worker.run_once()
+        clock.advance(1)
+    assert len(sweeps) == 1
+    clock.advance(10)
+    worker.run_once()
+    assert len(sweeps) == 2

@@ -42,9 +42,18 @@ class WorkerConfig:
     idle_wait: float = 5.0
     retention: float | None = 90 * 86400.0
     prune_every: float = 3600.0
+    # Stranded triggers only follow a crash or a race, so look for them now and then, not every pass:
+    # the query reads every ATTACHED trigger, thousands while a storm rides on a long backup.
+    sweep_every: float = 10.0
     heartbeat_every: float = 1.0
+    # After a cycle fails unexpectedly, wait this long before the next one, doubling up to the max.
+    error_backoff_initial: float = 1.0
+    error_backoff_max: float = 30.0
     # After a wake-up, let a burst of triggers land so one cycle attaches them all.
     gather_seconds: float = 0.02
+    # While a backup is in progress, new triggers only ride on it (no POST waits on them): gather
+    # longer, so a storm costs a few passes a second instead of one per handful of triggers.
+    ride_gather_seconds: float = 0.25
 
 
 class Worker:
@@ -66,6 +75,8 @@ class Worker:
         self.config = config or WorkerConfig()
         self.policy = delivery_policy or DeliveryPolicy()
         self._last_prune: datetime | None = None
+        self._last_sweep: datetime | None = None
+        self._riding = False  # the last attach put triggers on a backup already in progress
         self._last_beat: datetime | None = None
 
     @property
@@ -74,14 +85,19 @@ class Worker:
 
     # ---------------------------------------------------------------- loop
     def run_once(self) -> bool:
-        """One pass over every kind of due work; True if anything was done."""
+        """One pass over every kind of due work; True if a step left due work it had no room for.
+
+        A pass that did some work but left none is not a reason to go again at once: under a steady
+        stream of triggers that would spin the loop (a pass per handful of triggers, each paying
+        every step's queries) and take the CPU the request path needs. New work rings the doorbell.
+        """
         self._heartbeat()
-        did = self.attach()
-        did = self.advance_backups() or did
-        did = self.complete_stranded() or did
-        did = self.deliver() or did
+        more = self.attach()
+        more = self.advance_backups() or more
+        more = self.complete_stranded() or more
+        more = self.deliver() or more
         self.prune_history()
-        return did
+        return more
 
     def _heartbeat(self) -> None:
         now = self.clock.now()
@@ -103,20 +119,33 @@ class Worker:
     def run_forever(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
         """Loop until ``stop``; sleep until woken by new work or the next due time."""
         wake = wake or threading.Event()
+        failures = 0
         try:
             while not stop.is_set():
                 try:
                     busy = self.run_once()
+                    failures = 0
                 except Exception:  # one bad cycle must not kill the loop; state is in the store
-                    log.exception("worker cycle failed", extra={"event": "worker.cycle_failed"})
-                    busy = False
+                    # Whatever failed is probably due again at once: back off, or the loop spins.
+                    failures += 1
+                    delay = self._error_backoff(failures)
+                    log.exception("worker cycle failed", extra={"event": "worker.cycle_failed",
+                                                                "failures": failures, "retry_in": delay})
+                    stop.wait(delay)  # not ``wake``: new triggers must not cut the back-off short
+                    continue
                 if busy or stop.is_set():
                     continue
-                if wake.wait(self._idle_seconds()) and self.config.gather_seconds:
-                    stop.wait(self.config.gather_seconds)
+                gather = self.config.ride_gather_seconds if self._riding else self.config.gather_seconds
+                if wake.wait(self._idle_seconds()) and gather:
+                    stop.wait(gather)
                 wake.clear()
         finally:
             self.store.release_leases(self.owner)
+
+    def _error_backoff(self, failures: int) -> float:
+        """Seconds to wait after ``failures`` consecutive failed cycles: 1, 2, 4, ... up to the max."""
+        initial, ceiling = self.config.error_backoff_initial, self.config.error_backoff_max
+        return min(ceiling, initial * 2.0 ** min(failures - 1, 32))
 
     def _idle_seconds(self) -> float:
         try:
@@ -129,10 +158,11 @@ class Worker:
 
     # ---------------------------------------------------------------- attach
     def attach(self) -> bool:
-        """Attach waiting triggers to the running backup, or open one (coalescing)."""
+        """Attach waiting triggers to the running backup, or open one (coalescing); True if more wait."""
         pending = self.store.accepted_triggers(self.config.batch)
         if not pending:
             return False
+        full = len(pending) >= self.config.batch
         now = self.clock.now()
         waiting: list[Trigger] = []
         for trigger in pending:
@@ -140,20 +170,21 @@ class Worker:
                 continue
             waiting.append(trigger)
         if not waiting:
-            return True
+            return full
         active = self.store.active_backup()
         if active is None:
             active, created = self.store.open_backup(Backup(spec=waiting[0].spec, created_at=now))
             if created:
                 log.info("backup opened", extra={"event": "backup.opened", "backup_id": active.id})
         riders = [t for t in waiting if t.spec.key() == active.spec_key]
+        self._riding = bool(riders) and active.state is BackupState.IN_PROGRESS
         if riders:
             started: list = []
             if active.state is BackupState.IN_PROGRESS:
                 started = owed_deliveries(riders, active, DeliveryEvent.STARTED, self.policy, now)
             attached = self.store.attach_triggers([t.id for t in riders], active.id, started)
             _log_batch("triggers attached", "trigger.attached", attached, backup_id=active.id)
-        return True
+        return full
 
     def _reuse_recent(self, trigger: Trigger, now: datetime) -> bool:
         since = now - timedelta(seconds=trigger.reuse_if_newer_than or 0)
@@ -169,6 +200,7 @@ class Worker:
     def advance_backups(self) -> bool:
         now = self.clock.now()
         claimed = self.store.claim_backups(self.owner, now, self.config.lease_seconds, self.config.batch)
+        ended = False
         for backup in claimed:
             try:
                 if backup.state is BackupState.SUBMITTING:
@@ -177,28 +209,34 @@ class Worker:
                     self.poll(backup)
             finally:
                 self.store.release_backup(backup.id, self.owner)
-        return bool(claimed)
+            ended = ended or not backup.state.is_active
+        if ended:
+            self._riding = False
+        # A backup that ended frees the slot: triggers for another spec can open theirs at once.
+        return ended or len(claimed) >= self.config.batch
 
     def submit(self, backup: Backup) -> None:
         now = self.clock.now()
-        if backup.submit_started_at is not None:
-            # An earlier attempt may have reached SDDC Manager: never post blindly again.
-            task = self._adoptable_task(backup.submit_started_at)
-            if task is not None:
-                self._mark_submitted(backup, task, now, adopted=False)
-                return
-            if backup.submit_attempts >= self.config.submit_max_attempts:
-                self._fail_submit(backup, Error(
-                    errorCode="VCFBACKUP_SUBMIT_FAILED",
-                    message=f"SDDC Manager did not accept the backup after {backup.submit_attempts} attempts.",
-                    remediationMessage="Check SDDC Manager health and the service log for the earlier errors.",
-                ))
-                return
-        else:
-            task = self._running_backup_task()
-            if task is not None:  # someone else's backup (a schedule, a state-change backup): ride on it
-                self._mark_submitted(backup, task, now, adopted=True)
-                return
+        try:
+            if backup.submit_started_at is not None:
+                # An earlier attempt may have reached SDDC Manager: never post blindly again.
+                task = self._adoptable_task(backup.submit_started_at)
+            else:
+                # Someone else's backup (a schedule, a state-change backup) may be running: ride on it.
+                task = self._running_backup_task()
+        except SddcManagerError as exc:  # we could not check, so we must not post
+            self._defer_submit(backup, exc)
+            return
+        if task is not None:
+            self._mark_submitted(backup, task, now, adopted=backup.submit_started_at is None)
+            return
+        if backup.submit_started_at is not None and backup.submit_attempts >= self.config.submit_max_attempts:
+            self._fail_submit(backup, Error(
+                errorCode="VCFBACKUP_SUBMIT_FAILED",
+                message=f"SDDC Manager did not accept the backup after {backup.submit_attempts} attempts.",
+                remediationMessage="Check SDDC Manager health and the service log for the earlier errors.",
+            ))
+            return
         backup.submit_started_at = now
         backup.submit_attempts += 1
         if not self.store.save_backup(backup, self.owner):
@@ -224,7 +262,11 @@ class Worker:
         log.warning("backup submit failed", extra={"event": "backup.submit_failed", "backup_id": backup.id,
                                                    "http_status": exc.http_status, "error": exc.message})
         if definitive:
-            task = self._running_backup_task()  # "a backup is already running" refusals
+            try:
+                task = self._running_backup_task()  # "a backup is already running" refusals
+            except SddcManagerError as check_failed:
+                self._defer_submit(backup, check_failed)
+                return
             if task is not None:
                 self._mark_submitted(backup, task, self.clock.now(), adopted=True)
             else:
@@ -232,7 +274,11 @@ class Worker:
             return
         # 5xx, timeout, connection error: the outcome is unknown; the next pass checks before posting.
         if backup.submit_attempts >= self.config.submit_max_attempts:
-            task = self._adoptable_task(backup.submit_started_at or self.clock.now())
+            try:
+                task = self._adoptable_task(backup.submit_started_at or self.clock.now())
+            except SddcManagerError as check_failed:  # the next pass checks again, then gives up
+                self._defer_submit(backup, check_failed)
+                return
             if task is not None:
                 self._mark_submitted(backup, task, self.clock.now(), adopted=False)
             else:
@@ -240,6 +286,24 @@ class Worker:
             return
         backup.next_poll_at = self.clock.now() + timedelta(seconds=self.config.submit_retry_delay)
         backup.errors = [exc.as_sddc_error()]
+        self.store.save_backup(backup, self.owner)
+
+    def _defer_submit(self, backup: Backup, exc: SddcManagerError) -> None:
+        """SDDC Manager could not say which backups run: post nothing now and ask again later.
+
+        No submit attempt is counted (this pass posted nothing). A backup older than
+        ``backup_timeout`` fails instead, so its triggers get an answer rather than wait forever.
+        """
+        now = self.clock.now()
+        fields = {"backup_id": backup.id, "http_status": exc.http_status, "error": exc.message}
+        if (now - backup.created_at).total_seconds() > self.config.backup_timeout:
+            log.warning("backup submit failed", extra={"event": "backup.submit_failed", **fields})
+            self._fail_submit(backup, exc.as_sddc_error())
+            return
+        log.warning("backup submit deferred", extra={"event": "backup.submit_deferred", **fields,
+                                                     "retry_in": self.config.submit_retry_delay})
+        backup.errors = [exc.as_sddc_error()]
+        backup.next_poll_at = now + timedelta(seconds=self.config.submit_retry_delay)
         self.store.save_backup(backup, self.owner)
 
     def _running_backup_task(self) -> Task | None:
@@ -356,7 +420,12 @@ class Worker:
 
     def complete_stranded(self) -> bool:
         """Finish triggers left ATTACHED to an ended backup (a crash or race between two steps)."""
+        now = self.clock.now()
+        if self._last_sweep and (now - self._last_sweep).total_seconds() < self.config.sweep_every:
+            return False
         stranded = self.store.stranded_triggers(self.config.batch)
+        if len(stranded) < self.config.batch:  # a full batch: sweep again on the next pass
+            self._last_sweep = now
         by_backup: dict[str, list[Trigger]] = {}
         for trigger in stranded:
             by_backup.setdefault(trigger.backup_id or "", []).append(trigger)
@@ -364,7 +433,7 @@ class Worker:
             backup = self.store.get_backup(backup_id)
             if backup is not None and not backup.state.is_active:
                 self._complete(triggers, backup, None)
-        return bool(stranded)
+        return len(stranded) >= self.config.batch
 
     # ---------------------------------------------------------------- deliver
     def deliver(self) -> bool:
@@ -390,7 +459,7 @@ class Worker:
             if forget and state is not DeliveryState.PENDING and delivery.event is not DeliveryEvent.STARTED:
                 # The final word is out (or never will be): secrets kept only for it go now.
                 self.store.forget_callback_options(delivery.trigger_id, list(forget))
-        return bool(claimed)
+        return len(claimed) >= self.config.batch
 
     def _deadline_stands(self, delivery: Delivery) -> bool:
         """A deadline delivery speaks only if it can still finish its trigger (the backup did not end first).
