@@ -13,6 +13,7 @@ import base64
 import hmac
 import json
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from webhook.adapters.store import SqlStore
 from webhook.app import Services, build_store, create_app
 from webhook.core.callbacks import CallbackPolicy, HostAllowlist
 from webhook.core.errors import CallbackRefused, InvalidRequest, StoreUnavailable, Unauthenticated
-from webhook.core.triggers import Trigger, TriggerState
+from webhook.core.triggers import Delivery, Trigger, TriggerState
 from webhook.sources import alertmanager
 from webhook.sources.alertmanager import AlertmanagerConfig, correlation_key, decide, parse
 from webhook.sources.matchers import parse_matchers
@@ -419,7 +420,7 @@ def test_refused_callback_annotation_is_a_400_and_logged(client, caplog):
 class BrokenStore(SqlStore):
     """The adapter's own classification of a database it cannot write to."""
 
-    def add_trigger(self, trigger: Trigger) -> tuple[Trigger, bool]:
+    def add_trigger(self, trigger: Trigger, owed: Sequence[Delivery] = ()) -> tuple[Trigger, bool]:
         raise StoreUnavailable("The store is unavailable (OperationalError).")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,7 +43,7 @@ class TriggerView:
         return self.trigger.state in (TriggerState.DONE, TriggerState.SKIPPED)
 
     def status(self, status_url: str, duplicate: bool | None = None) -> TriggerStatus:
-        return TriggerStatus(
+        return TriggerStatus.model_construct(  # from validated records: no second validation
             id=self.trigger.id, state=self.trigger.state.value, statusUrl=status_url, duplicate=duplicate,
             trigger=trigger_detail(self.trigger),
             backup=backup_result(self.trigger, self.record) if self.record else None,
@@ -67,12 +67,15 @@ class TriggerService:
         self.callback_policy = callback_policy
         self._wake = wake or (lambda: None)
 
-    def accept(self, trigger: Trigger) -> Receipt:
-        """Store the trigger (idempotent on caller + dedupe key) and wake a worker."""
+    def accept(self, trigger: Trigger, owed: Sequence[Delivery] = ()) -> Receipt:
+        """Store the trigger (idempotent on caller + dedupe key) and wake a worker.
+
+        ``owed``: deliveries a new trigger owes from the start, stored in the same transaction.
+        """
         if trigger.callback is not None and trigger.callback.kind == "webhook":
             self.callback_policy.check(trigger.callback.url)
         try:
-            stored, created = self.store.add_trigger(trigger)
+            stored, created = self.store.add_trigger(trigger, owed)
         except ServiceError:
             raise
         except Exception as exc:  # the store adapter failed in a way it did not classify
@@ -85,12 +88,12 @@ class TriggerService:
             "source": stored.source, "caller": stored.caller})
         return Receipt(stored, created)
 
-    def skip(self, trigger: Trigger, reason: str = "skipped") -> Receipt:
+    def skip(self, trigger: Trigger, reason: str = "skipped", owed: Sequence[Delivery] = ()) -> Receipt:
         """Record a trigger that knowingly starts nothing (duplicate, cooldown, resolved alert).
 
         ``reason`` is a short, low-cardinality label for metrics; the detail goes in ``trigger.note``.
         """
-        stored, created = self.store.skip_trigger(trigger)
+        stored, created = self.store.skip_trigger(trigger, owed)
         self.metrics.trigger(trigger.source, "skipped" if created else "duplicate", reason)
         log.info("trigger skipped", extra={"event": "trigger.skipped", "trigger_id": stored.id,
                                            "source": stored.source, "caller": stored.caller, "reason": reason})

@@ -27,7 +27,6 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 
 from ..core.callbacks import CallbackPolicy
 from ..core.errors import InvalidRequest, Unauthenticated
-from ..core.ports import Store
 from ..core.results import iso, trigger_summary
 from ..core.service import Receipt, TriggerService
 from ..core.triggers import CallbackTarget, Delivery, DeliveryEvent, Trigger, TriggerState
@@ -185,18 +184,18 @@ def receive(service: TriggerService, run: RunTaskRequest, config: RunTaskConfig,
     reason = skip_reason(run, config)
     if reason is not None:
         trigger.note = reason
-        receipt = service.skip(trigger)
-        _ensure_owed(service.store, _owed(receipt.trigger, DeliveryEvent.COMPLETED, "passed",
-                                          {"runTask": {"status": "passed", "message": reason}},
-                                          at=receipt.trigger.received_at))
+        # The "passed" result describes the trigger as stored: skipped, and finished when it came.
+        trigger.state, trigger.completed_at = TriggerState.SKIPPED, trigger.received_at
+        receipt = service.skip(trigger, owed=[_owed(trigger, DeliveryEvent.COMPLETED, "passed",
+                                                    {"runTask": {"status": "passed", "message": reason}},
+                                                    at=trigger.received_at)])
         service.wake()
         return receipt
-    receipt = service.accept(trigger)
-    if receipt.trigger.state not in (TriggerState.DONE, TriggerState.SKIPPED):
-        due = receipt.trigger.received_at + timedelta(seconds=config.deadline)
-        _ensure_owed(service.store, _owed(receipt.trigger, DeliveryEvent.DEADLINE, "deadline",
-                                          {"note": deadline_note(config.deadline)}, at=due))
-    return receipt
+    # The deadline delivery is stored with the trigger (one transaction), so a retried request finds
+    # both or neither.
+    due = trigger.received_at + timedelta(seconds=config.deadline)
+    return service.accept(trigger, owed=[_owed(trigger, DeliveryEvent.DEADLINE, "deadline",
+                                               {"note": deadline_note(config.deadline)}, at=due)])
 
 
 def _owed(trigger: Trigger, event: DeliveryEvent, name: str, body: dict[str, Any], *, at: datetime) -> Delivery:
@@ -208,20 +207,6 @@ def _owed(trigger: Trigger, event: DeliveryEvent, name: str, body: dict[str, Any
         created_at=trigger.received_at,
         next_attempt_at=at, give_up_at=trigger.received_at + timedelta(seconds=HCP_WAIT_SECONDS),
     )
-
-
-def _ensure_owed(store: Store, delivery: Delivery) -> None:
-    """Add the delivery unless an earlier (crashed or concurrent) copy of this request did."""
-    def present() -> bool:
-        return any(d.id == delivery.id for d in store.deliveries_of_trigger(delivery.trigger_id))
-
-    if present():
-        return
-    try:
-        store.add_deliveries([delivery])
-    except Exception:  # a concurrent copy inserted the same id first: the store's exception type is its own
-        if not present():
-            raise
 
 
 def _human(seconds: float) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Self
 
 import sqlalchemy as sa
@@ -39,18 +39,26 @@ class StoreBase:
         with self._tx(write=True) as conn:
             metadata.create_all(conn)
 
+    def _writer_lock(self) -> AbstractContextManager[object]:
+        """This host's queue of SQLite writers (re-entrant per thread); nothing to hold elsewhere."""
+        return self.writers.hold() if self.writers else nullcontext()
+
     @contextmanager
     def _tx(self, *, write: bool = False) -> Iterator[Connection]:
         try:
-            with (self.writers.hold() if write and self.writers else nullcontext()), \
+            with (self._writer_lock() if write else nullcontext()), \
                     self.engine.connect().execution_options(write=write) as conn, conn.begin():
                 yield conn
         except IntegrityError:
             raise
         except (OperationalError, SQLAlchemyError) as exc:
-            self.metrics.store_error()
-            log.error("store error", extra={"event": "store.error", "error": type(exc).__name__})
-            raise StoreUnavailable(f"The store is unavailable ({type(exc).__name__}).") from exc
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: Exception) -> StoreUnavailable:
+        """Count and log a failed store call; the error to raise in its place."""
+        self.metrics.store_error()
+        log.error("store error", extra={"event": "store.error", "error": type(exc).__name__})
+        return StoreUnavailable(f"The store is unavailable ({type(exc).__name__}).")
 
     def _lock(self, query: Any) -> Any:
         return query if self.engine.dialect.name == "sqlite" else query.with_for_update(skip_locked=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,17 +18,96 @@ from ...core.triggers import (
     Delivery, Trigger, TriggerState,
 )
 from .. import rows
-from ..schema import backups, triggers
+from ..schema import backups, deliveries, triggers
 from .base import StoreBase
+from .group_commit import GroupCommit
+from .trigger_inserts import BatchWriter, CoreWriter, sqlite_transaction
+
+
+# Statements the request path runs on every call, built once: building and cache-keying a Core
+# statement costs as much CPU as SQLite takes to run it.
+_BY_ID = sa.select(triggers).where(triggers.c.id == sa.bindparam("id"))
+_RECENT_CORRELATED = (
+    sa.select(triggers)
+    .where(triggers.c.source == sa.bindparam("source"), triggers.c.correlation_key == sa.bindparam("key"),
+           triggers.c.received_at >= sa.bindparam("since"), triggers.c.state != TriggerState.SKIPPED.value)
+    .order_by(triggers.c.received_at.desc()).limit(1))
+
+
+@dataclass(frozen=True)
+class NewTrigger:
+    trigger: Trigger
+    owed: Sequence[Delivery] = ()
 
 
 class TriggerRows(StoreBase):
     """Triggers: idempotent on (caller, dedupe key); state changes are conditional updates."""
 
-    def add_trigger(self, trigger: Trigger) -> tuple[Trigger, bool]:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._group: GroupCommit[NewTrigger, tuple[Trigger, bool]] = GroupCommit(self._add_batch, self._writer_lock)
+        self._sqlite_batch = sqlite_transaction(self.engine) if self.engine.dialect.name == "sqlite" else None
+
+    def add_trigger(self, trigger: Trigger, owed: Sequence[Delivery] = ()) -> tuple[Trigger, bool]:
+        """Store ``trigger`` unless (caller, dedupe key) is taken; the stored one and whether it is new.
+
+        ``owed`` (deliveries the trigger owes from the start) is stored in the same transaction if the
+        trigger is new. Concurrent calls share a transaction (see ``group_commit``); each returns
+        after the commit that holds its rows.
+        """
+        return self._group.add(NewTrigger(trigger, owed))
+
+    def _add_batch(self, batch: Sequence[NewTrigger]) -> list[tuple[Trigger, bool]]:
+        keys = sorted({(n.trigger.caller, n.trigger.dedupe_key) for n in batch if n.trigger.dedupe_key is not None})
+        try:
+            with self._batch_writer() as writer:
+                taken = writer.taken(keys) if keys else {}
+                fresh: list[NewTrigger] = []
+                for new in batch:
+                    key = new.trigger.dedupe_key
+                    if key is None or (new.trigger.caller, key) not in taken:
+                        if key is not None:
+                            taken[(new.trigger.caller, key)] = new.trigger.id  # a later twin is its duplicate
+                        fresh.append(new)
+                if fresh:
+                    writer.insert(triggers, [rows.trigger_row(n.trigger) for n in fresh])
+                    owed = [rows.delivery_row(d) for n in fresh for d in n.owed]
+                    if owed:
+                        writer.insert(deliveries, owed)
+        except IntegrityError:  # another replica took a key after we looked (PostgreSQL): one at a time
+            return [self._add_one(new) for new in batch]
+        created = {n.trigger.id for n in fresh}
+        return [(n.trigger, True) if n.trigger.id in created else (self._stored_twin(n.trigger, taken), False)
+                for n in batch]
+
+    @contextmanager
+    def _batch_writer(self) -> Iterator[BatchWriter]:
+        if self._sqlite_batch is None:
+            with self._tx(write=True) as conn:
+                yield CoreWriter(conn)
+            return
+        try:
+            with self._sqlite_batch() as writer:
+                yield writer
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError("INSERT INTO triggers", None, exc) from exc
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
+
+    def _stored_twin(self, trigger: Trigger, taken: dict[tuple[str, str], str]) -> Trigger:
+        assert trigger.dedupe_key is not None
+        stored = self.get_trigger(taken[(trigger.caller, trigger.dedupe_key)])
+        if stored is None:
+            raise StoreUnavailable("The trigger conflicted with one that cannot be read back.")
+        return stored
+
+    def _add_one(self, new: NewTrigger) -> tuple[Trigger, bool]:
+        trigger = new.trigger
         try:
             with self._tx(write=True) as conn:
                 conn.execute(triggers.insert(), rows.trigger_row(trigger))
+                if new.owed:
+                    conn.execute(deliveries.insert(), [rows.delivery_row(d) for d in new.owed])
             return trigger, True
         except IntegrityError:
             existing = self._by_dedupe(trigger.caller, trigger.dedupe_key)
@@ -33,10 +115,10 @@ class TriggerRows(StoreBase):
                 raise StoreUnavailable("The trigger conflicted with one that cannot be read back.") from None
             return existing, False
 
-    def skip_trigger(self, trigger: Trigger) -> tuple[Trigger, bool]:
+    def skip_trigger(self, trigger: Trigger, owed: Sequence[Delivery] = ()) -> tuple[Trigger, bool]:
         trigger.state = TriggerState.SKIPPED
         trigger.completed_at = trigger.completed_at or trigger.received_at
-        return self.add_trigger(trigger)
+        return self.add_trigger(trigger, owed)
 
     def _by_dedupe(self, caller: str, key: str | None) -> Trigger | None:
         with self._tx() as conn:
@@ -46,7 +128,7 @@ class TriggerRows(StoreBase):
 
     def get_trigger(self, trigger_id: str) -> Trigger | None:
         with self._tx() as conn:
-            row = conn.execute(sa.select(triggers).where(triggers.c.id == trigger_id)).mappings().first()
+            row = conn.execute(_BY_ID, {"id": trigger_id}).mappings().first()
         return rows.trigger_of(row) if row else None
 
     def latest_trigger(self, source: str | None = None) -> Trigger | None:
@@ -76,13 +158,9 @@ class TriggerRows(StoreBase):
 
     def recent_correlated(self, source: str, correlation_key: str, since: datetime) -> Trigger | None:
         """The latest trigger of this source and correlation that was not itself skipped."""
-        query = (sa.select(triggers)
-                 .where(triggers.c.source == source, triggers.c.correlation_key == correlation_key,
-                        triggers.c.received_at >= since.timestamp(),
-                        triggers.c.state != TriggerState.SKIPPED.value)
-                 .order_by(triggers.c.received_at.desc()).limit(1))
         with self._tx() as conn:
-            row = conn.execute(query).mappings().first()
+            row = conn.execute(_RECENT_CORRELATED, {"source": source, "key": correlation_key,
+                                                    "since": since.timestamp()}).mappings().first()
         return rows.trigger_of(row) if row else None
 
     def accepted_triggers(self, limit: int) -> list[Trigger]:
