@@ -51,7 +51,9 @@ def serve(host: str | None, port: int | None, no_worker: bool) -> None:
     load_app_once(settings)
     child: subprocess.Popen[bytes] | None = None
     if not no_worker:
-        child = subprocess.Popen([sys.executable, "-m", "webhook", "worker"], preexec_fn=_die_with_parent)
+        nice = settings.worker_nice
+        child = subprocess.Popen([sys.executable, "-m", "webhook", "worker"],
+                                 preexec_fn=lambda: (_die_with_parent(), os.nice(nice)))
     try:
         run_gunicorn(settings)
     finally:

@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     retention: Duration = Field(90 * 86400.0, description="Finished triggers, backups and deliveries older "
                                                           "than this are pruned from the store")
     worker_stale_after: Duration = Field(60.0, description="/readyz fails when no worker has beaten for this long")
+    worker_nice: int = Field(10, ge=0, le=19, description="Niceness `serve` gives its worker loop: under a storm the "
+                                                          "CPU acknowledges triggers first, the worker catches up")
 
     # Web
     host: str = Field("127.0.0.1", description="Address `serve` listens on")

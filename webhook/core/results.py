@@ -113,8 +113,11 @@ def result_document(trigger: Trigger, backup: Backup, note: str | None = None) -
 
 
 def trigger_detail(trigger: Trigger) -> TriggerDetail:
-    return TriggerDetail(
-        **trigger_summary(trigger).model_dump(), elements=trigger.spec.elements, backupId=trigger.backup_id,
+    # Built from a validated Trigger, so construct without validating again (it is on every POST).
+    return TriggerDetail.model_construct(
+        id=trigger.id, source=trigger.source, caller=trigger.caller, reason=trigger.reason,
+        receivedAt=iso(trigger.received_at), state=trigger.state.value, note=trigger.note,
+        elements=trigger.spec.elements, backupId=trigger.backup_id,
         completedAt=iso(trigger.completed_at), callbackUrl=trigger.callback.url if trigger.callback else None,
         context=trigger.context,
     )

@@ -23,6 +23,8 @@ def require_json() -> None:
 
 
 def wait_seconds() -> float | None:
+    if "wait" not in request.environ.get("QUERY_STRING", ""):  # most calls: skip parsing the query
+        return None
     raw = request.args.get("wait")
     if raw is None:
         return None
@@ -34,5 +36,18 @@ def wait_seconds() -> float | None:
 
 
 def status_url(trigger_id: str) -> str:
-    base = (web().public_url or request.host_url).rstrip("/")
-    return f"{base}/v1/triggers/{trigger_id}"
+    return f"{base_url()}/v1/triggers/{trigger_id}"
+
+
+def base_url() -> str:
+    """VCFBACKUP_PUBLIC_URL, else the scheme and host this request came to.
+
+    Built from the WSGI environ: ``request.host_url`` re-parses and re-quotes the URL on every
+    call, which is measurable on the trigger path.
+    """
+    public = web().public_url
+    if public:
+        return public.rstrip("/")
+    environ = request.environ
+    host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+    return f"{environ['wsgi.url_scheme']}://{host}{environ.get('SCRIPT_NAME', '')}".rstrip("/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlencode
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from ..core.errors import InvalidRequest
@@ -27,10 +27,8 @@ def authenticate() -> str:
 def view_response(view: TriggerView, *, created: bool | None = None, waited: bool = False) -> ResponseReturnValue:
     body = view.status(status_url(view.trigger.id), None if created is None else not created)
     status = 200 if (view.finished or (created is None and not waited)) else 202
-    response = jsonify(body.model_dump(mode="json", exclude_none=True))
-    response.status_code = status
-    response.headers["Location"] = body.statusUrl
-    return response
+    return current_app.response_class(body.model_dump_json(exclude_none=True), status,
+                                      {"Location": body.statusUrl}, mimetype="application/json")
 
 
 @bp.post("")
