@@ -10,6 +10,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from .targets import peer_done_rps
+
 
 def _first_line(command: list[str]) -> str | None:
     if not shutil.which(command[0]):
@@ -61,7 +63,7 @@ def _f(value: Any, digits: int = 0) -> str:
 
 def ack_table(ack: dict[str, Any]) -> list[str]:
     bare = {r["conns"]: r["rps"] for r in ack["rows"] if r["server"] == "bare Flask"}
-    peer = {r["conns"]: r["rps"] for r in ack["rows"] if r["server"] == "peer"}
+    peer = {r["conns"]: peer_done_rps(r) for r in ack["rows"] if r["server"] == "peer"}
     lines = ["| server | endpoint | SQLite sync | conns | req/s | p50 ms | p99 ms | errors | server CPU ms/req | "
              "× bare Flask | × peer |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in ack["rows"]:
@@ -70,7 +72,8 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
         ratio_peer = _f(r["rps"] / peer[r["conns"]], 2) if ours and r["conns"] in peer else ""
         server = "vcf-backup-webhook serve" if ours else r["server"]
         if r["server"] == "peer":
-            server = f"peer (acked {r['acked']:,}, script ran {r['executed']:,})"
+            server = (f"peer (acked {r['acked']:,}, script ran {r['executed']:,}: "
+                      f"{_f(peer_done_rps(r))} done/s)")
         kinds = {"status": "non-2xx"}
         errors = _f(r["errors"]) + (f" ({', '.join(kinds.get(k, k) for k in r['error_detail'])})"
                                     if r["errors"] else "")

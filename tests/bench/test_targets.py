@@ -1,0 +1,26 @@
+"""The bench judges the peer by what it did, not by what it acknowledged."""
+
+from __future__ import annotations
+
+from bench.targets import evaluate
+
+
+def ack_row(server: str, rps: float, **extra: object) -> dict[str, object]:
+    return {"server": server, "endpoint": "POST /v1/triggers", "conns": 64, "rps": rps, "p99_ms": 40.0,
+            "errors": 0, "requests": int(rps * 10), "default": True, **extra}
+
+
+def peer_check(rows: list[dict[str, object]]) -> dict[str, object]:
+    checks = evaluate({"ack": {"rows": rows}})
+    return next(c for c in checks if "× peer" in c["target"])
+
+
+def test_a_peer_that_dropped_most_commands_is_judged_by_the_ones_it_ran() -> None:
+    peer = ack_row("peer", 4000.0, acked=40_000, executed=10_000, done_rps=1000.0)
+
+    assert peer_check([ack_row("ours", 2100.0), peer])["passed"] is True  # 2 × 1,000 done/s, not 2 × 4,000
+    assert peer_check([ack_row("ours", 1900.0), peer])["passed"] is False
+
+
+def test_older_results_without_a_done_rate_fall_back_to_the_acknowledged_rate() -> None:
+    assert peer_check([ack_row("ours", 1900.0), ack_row("peer", 1000.0)])["passed"] is False
