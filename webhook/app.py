@@ -13,8 +13,8 @@ from .adapters.metrics import HeartbeatCollector, PrometheusMetrics, exposition
 from .adapters.notifiers import NotifierRouter, WebhookNotifier
 from .adapters.sddc_manager import SddcManagerClient
 from .adapters.slack_notifier import SlackNotifier
-from .adapters.tfc_notifier import TfcRunTaskNotifier
 from .adapters.store import SqlStore
+from .adapters.tfc_notifier import TfcRunTaskNotifier
 from .core.callbacks import CallbackPolicy, HostAllowlist
 from .core.clock import SystemClock
 from .core.deliveries import DeliveryPolicy
@@ -25,17 +25,17 @@ from .core.service import TriggerService
 from .core.worker import Worker, WorkerConfig
 from .logs import configure_logging
 from .settings import Settings
-from .sources import slack, slack_messages
-from .sources import terraform, terraform_messages
+from .sources import slack, slack_messages, terraform, terraform_messages
 from .sources.alertmanager import AlertmanagerConfig
 from .sources.matchers import parse_matchers
 from .web import alertmanager as alertmanager_web
-from .web import errors as web_errors
 from .web import backups as backups_web
+from .web import errors as web_errors
+from .web import openapi, ops, request_ids, triggers
 from .web import slack as slack_web
 from .web import terraform as terraform_web
-from .web import openapi, ops, request_ids, triggers
 from .web.context import EXTENSION, WebContext
+from .web.responses import AppResponse
 
 
 @dataclass
@@ -156,6 +156,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     configure_logging(settings.log_level)
     services = services or build_services(settings)
     app = Flask("webhook")
+    app.response_class = AppResponse
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = WebContext(

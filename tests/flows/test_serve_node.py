@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import requests
 
@@ -18,6 +19,31 @@ def sample(text: str, name: str, **labels: str) -> float:
         if all(f'{k}="{v}"' in line for k, v in labels.items()):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def children(pid: int) -> dict[int, tuple[str, int]]:
+    """Child pid → (command line, nice value), read from /proc."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found[int(entry.name)] = (command, int(fields[16]))
+    return found
+
+
+def test_the_worker_loop_yields_the_cpu_to_the_web_side(serve_env, simulator, receiver):
+    node = ServeProcess(serve_env).start()
+    try:
+        nice = {("worker" if "webhook worker" in command else "web"): value
+                for command, value in children(node.proc.pid).values()}
+        assert nice == {"worker": 10, "web": 0}
+    finally:
+        node.kill()
 
 
 def test_metrics_cover_web_and_worker_processes(serve_env, simulator, receiver):

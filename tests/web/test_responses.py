@@ -1,0 +1,31 @@
+"""The app's Response keeps werkzeug's headers, only skipping a no-op URL conversion."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from webhook.web.responses import AppResponse
+
+
+def app_with(location: str) -> Flask:
+    app = Flask("t")
+    app.response_class = AppResponse
+
+    @app.post("/")
+    def created() -> AppResponse:
+        return AppResponse(b"{}", 202, {"Location": location}, mimetype="application/json")
+
+    return app
+
+
+def test_a_plain_status_url_is_sent_as_is_with_every_other_header() -> None:
+    url = "http://127.0.0.1:8080/v1/triggers/trg_0123abcd"
+    response = app_with(url).test_client().post("/")
+    assert response.headers["Location"] == url
+    assert response.headers["Content-Length"] == "2"
+    assert response.headers["Content-Type"] == "application/json"
+
+
+def test_a_location_that_needs_quoting_still_goes_through_werkzeug() -> None:
+    response = app_with("http://example.com/v1/triggers/ä b").test_client().post("/")
+    assert response.headers["Location"] == "http://example.com/v1/triggers/%C3%A4%20b"
