@@ -88,8 +88,9 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
     lines += ["", f"Durability: once each node had stopped, its stores held {stored:,} triggers for {acked:,} "
                   f"acknowledged requests (warm-up included; a request still in flight when the load stopped is "
                   f"stored but not counted as acknowledged; so is a trigger whose answer failed after the "
-                  f"commit). With synchronous=FULL each commit is fsync'd before its answer is sent; the NORMAL "
-                  f"rows' commits were not (see 'Durability' in the README's Performance section)."]
+                  f"commit). With synchronous=FULL each commit is fsync'd before its answers are sent (the "
+                  f"triggers of concurrent requests share a commit: group commit); the NORMAL rows' commits "
+                  f"were not (see 'Durability' in docs/performance.md)."]
     return lines
 
 
@@ -165,7 +166,8 @@ def markdown(results: dict[str, Any], checks: list[dict[str, Any]]) -> str:
            f"Load: {run['load_tool']}{' (' + m['wrk'] + ')' if run['load_tool'] == 'wrk' and m['wrk'] else ''}, "
            f"{run['seconds']:g} s per point after a {run['warmup']:g} s warm-up; {pin}. Peer: "
            f"{m['peer'] or 'not installed'}. Nodes run `vcf-backup-webhook serve` with default settings "
-           f"(2 gunicorn workers × 4 threads, SQLite synchronous=FULL, log level INFO) unless a row says otherwise. "
+           f"(2 gunicorn workers × 4 threads, SQLite synchronous=FULL, log level INFO, worker loop at nice 10) "
+           f"unless a row says otherwise. "
            f"Whole run: {run['elapsed_s']:.0f} s.", ""]
     sections = [("1. Durable ack throughput and latency", "ack", lambda v: ack_table(v)),
                 ("2. Storm coalescing", "storm", lambda v: storm_table(v, results.get("peer_storm"))),
