@@ -18,9 +18,11 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
 from ..schema import triggers
 
 Key = tuple[str, str]  # (caller, dedupe key)
+
 
 class _Insert:
     """An INSERT of some columns of a table, compiled once, and how a row dict becomes its tuple.
@@ -90,6 +92,7 @@ class SqliteWriter:
 
 def sqlite_transaction(engine: Engine) -> BatchTransaction:
     """``BEGIN IMMEDIATE`` … ``COMMIT`` on a pooled connection; sqlite3's errors pass through."""
+
     @functools.cache
     def insert_of(table: sa.Table, columns: tuple[str, ...]) -> _Insert:
         return _Insert(table, columns, engine)
