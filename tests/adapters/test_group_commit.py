@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime
 
 import pytest
 
+from webhook.adapters.schema import metadata
 from webhook.adapters.store import SqlStore
 from webhook.adapters.store.group_commit import GroupCommit
 from webhook.adapters.store.trigger_rows import NewTrigger
 from webhook.core.errors import StoreUnavailable
 from webhook.core.triggers import CallbackTarget, Delivery, DeliveryEvent, Trigger
 from webhook.sources.generic import default_spec
+
+from tests.support.postgres import binaries, postgres_server
 
 
 def trigger(caller: str = "ci", key: str | None = None) -> Trigger:
@@ -91,9 +94,25 @@ def test_a_failed_commit_fails_every_caller_of_that_batch_and_no_other() -> None
     assert group.add(later) == (later, True)
 
 
-@pytest.fixture
-def store(tmp_path) -> SqlStore:
-    return SqlStore.from_url(f"sqlite:///{tmp_path / 'g.db'}")
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    if binaries() is None:
+        pytest.skip("PostgreSQL server binaries are not installed (.ci/run installs Debian's postgresql)")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path) -> Iterator[SqlStore]:
+    """The same store behaviour on both backends (SQLite takes the sqlite3 path, PostgreSQL Core's)."""
+    if request.param == "sqlite":
+        yield SqlStore.from_url(f"sqlite:///{tmp_path / 'g.db'}")
+        return
+    store = SqlStore.from_url(request.getfixturevalue("postgres_url"))
+    yield store
+    with store.engine.begin() as conn:
+        metadata.drop_all(conn)
+    store.engine.dispose()
 
 
 def test_a_batch_stores_new_triggers_and_answers_duplicates_with_the_stored_one(store: SqlStore) -> None:
@@ -146,6 +165,26 @@ def test_concurrent_adds_with_one_key_store_exactly_one_trigger(store: SqlStore)
     assert len(outcomes) == 12 and len(created) == 1
     assert {t.id for t, _ in outcomes} == {created[0].id}
     assert len(store.list_triggers(source=None, state=None, since=None, limit=50)) == 1
+
+
+def test_two_replicas_adding_one_key_at_once_store_it_once(store: SqlStore) -> None:
+    replica = SqlStore.from_url(str(store.engine.url.render_as_string(hide_password=False)))
+    start = threading.Barrier(8)
+    outcomes: list[tuple[Trigger, bool]] = []
+
+    def add(target: SqlStore) -> None:
+        start.wait(5)
+        outcomes.append(target.add_trigger(trigger(key="both")))
+
+    threads = [threading.Thread(target=add, args=(store if n % 2 else replica,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    replica.engine.dispose()
+
+    assert len(outcomes) == 8 and sum(new for _, new in outcomes) == 1
+    assert len({t.id for t, _ in outcomes}) == 1
 
 
 def test_a_broken_store_raises_store_unavailable_for_the_batch(tmp_path) -> None:
