@@ -20,6 +20,7 @@ from webhook.core.worker import Worker, WorkerConfig
 from webhook.sources import generic
 
 from tests.fakes import FakeClock, FakeSddc, RecordingNotifier
+from tests.support.logs import Records
 
 
 @pytest.fixture
@@ -43,19 +44,10 @@ def make_worker(store, clock, sddc, notifier=None, **config):
                   DeliveryPolicy(budget_seconds=100, initial_backoff=1, max_backoff=4))
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 def worker_log():
     """Every record of the worker's logger, whatever the ``webhook`` logger's handlers and propagation."""
-    logger, handler = logging.getLogger("webhook.worker"), _Records()
+    logger, handler = logging.getLogger("webhook.worker"), Records()
     level = logger.level
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)

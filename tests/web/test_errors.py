@@ -9,15 +9,7 @@ import pytest
 from webhook.app import Services, build_store, create_app
 
 from tests.conftest import API_TOKEN
-
-
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+from tests.support.logs import Records
 
 
 @pytest.fixture

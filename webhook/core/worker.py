@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -261,32 +262,30 @@ class Worker:
         definitive = exc.http_status is not None and 400 <= exc.http_status < 500
         log.warning("backup submit failed", extra={"event": "backup.submit_failed", "backup_id": backup.id,
                                                    "http_status": exc.http_status, "error": exc.message})
-        if definitive:
-            try:
-                task = self._running_backup_task()  # "a backup is already running" refusals
-            except SddcManagerError as check_failed:
-                self._defer_submit(backup, check_failed)
-                return
-            if task is not None:
-                self._mark_submitted(backup, task, self.clock.now(), adopted=True)
-            else:
-                self._fail_submit(backup, exc.as_sddc_error())
+        if definitive:  # "a backup is already running" refusals: ride on that one
+            self._adopt_or_fail(backup, exc, self._running_backup_task, adopted=True)
             return
         # 5xx, timeout, connection error: the outcome is unknown; the next pass checks before posting.
         if backup.submit_attempts >= self.config.submit_max_attempts:
-            try:
-                task = self._adoptable_task(backup.submit_started_at or self.clock.now())
-            except SddcManagerError as check_failed:  # the next pass checks again, then gives up
-                self._defer_submit(backup, check_failed)
-                return
-            if task is not None:
-                self._mark_submitted(backup, task, self.clock.now(), adopted=False)
-            else:
-                self._fail_submit(backup, exc.as_sddc_error())
+            since = backup.submit_started_at or self.clock.now()
+            self._adopt_or_fail(backup, exc, lambda: self._adoptable_task(since), adopted=False)
             return
         backup.next_poll_at = self.clock.now() + timedelta(seconds=self.config.submit_retry_delay)
         backup.errors = [exc.as_sddc_error()]
         self.store.save_backup(backup, self.owner)
+
+    def _adopt_or_fail(self, backup: Backup, refusal: SddcManagerError, find_task: Callable[[], Task | None],
+                       *, adopted: bool) -> None:
+        """Take the task ``find_task`` finds, else fail with ``refusal``; if SDDC Manager cannot say, ask later."""
+        try:
+            task = find_task()
+        except SddcManagerError as check_failed:
+            self._defer_submit(backup, check_failed)
+            return
+        if task is not None:
+            self._mark_submitted(backup, task, self.clock.now(), adopted=adopted)
+        else:
+            self._fail_submit(backup, refusal.as_sddc_error())
 
     def _defer_submit(self, backup: Backup, exc: SddcManagerError) -> None:
         """SDDC Manager could not say which backups run: post nothing now and ask again later.
