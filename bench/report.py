@@ -67,17 +67,20 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
     lines = ["| server | endpoint | SQLite sync | conns | req/s | p50 ms | p99 ms | errors | server CPU ms/req | "
              "× bare Flask | × peer |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in ack["rows"]:
-        ours = r["server"] not in ("bare Flask", "peer")
-        ratio_bare = _f(r["rps"] / bare[r["conns"]], 2) if ours and r["conns"] in bare else ""
-        ratio_peer = _f(r["rps"] / peer[r["conns"]], 2) if ours and r["conns"] in peer else ""
+        ours = r["server"] not in ("bare Flask", "durable floor", "peer")
+        compared = r["server"] not in ("bare Flask", "peer")
+        ratio_bare = _f(r["rps"] / bare[r["conns"]], 2) if compared and r["conns"] in bare else ""
+        ratio_peer = _f(r["rps"] / peer[r["conns"]], 2) if compared and r["conns"] in peer else ""
         server = "vcf-backup-webhook serve" if ours else r["server"]
+        if r["server"] == "durable floor":
+            server = "durable floor (bare Flask + token, validation, group-committed insert; nothing else)"
         if r["server"] == "peer":
             server = (f"peer (acked {r['acked']:,}, script ran {r['executed']:,}: "
                       f"{_f(peer_done_rps(r))} done/s)")
         kinds = {"status": "non-2xx"}
         errors = _f(r["errors"]) + (f" ({', '.join(kinds.get(k, k) for k in r['error_detail'])})"
                                     if r["errors"] else "")
-        lines.append(f"| {server} | {r['endpoint']} | {r.get('sync', '') if ours else ''} | {r['conns']} | "
+        lines.append(f"| {server} | {r['endpoint']} | {r.get('sync', '') if compared else ''} | {r['conns']} | "
                      f"{_f(r['rps'])} | {_f(r['p50_ms'], 1)} | {_f(r['p99_ms'], 1)} | {errors} | {_f(r.get('cpu_ms'), 2)} | "
                      f"{ratio_bare} | "
                      f"{ratio_peer} |")

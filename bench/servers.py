@@ -133,6 +133,12 @@ def bare_flask(work: Path, env: dict[str, str]) -> Server:
                   "/healthz", work / "bare-flask.log")
 
 
+def durable_floor(work: Path, env: dict[str, str]) -> Server:
+    port = int(env["VCFBACKUP_PORT"])
+    return Server("durable-floor", [sys.executable, "-m", "bench.floor_app"], env, f"http://127.0.0.1:{port}",
+                  "/healthz", work / "durable-floor.log")
+
+
 def peer_available() -> bool:
     return shutil.which(PEER_BINARY) is not None
 

@@ -146,17 +146,27 @@ def node_runs(ctx: Context, label: str, endpoints: list[Endpoint], **env: str) -
 
 
 def bare_runs(ctx: Context) -> list[dict[str, Any]]:
+    """The ceiling (bare Flask) and the durable floor (bare Flask + a group-committed insert)."""
     port = servers.free_port()
-    env = servers.node_env(ctx.work / "unused.db", port, ctx.sim_url, ctx.receiver_host)
+    env = servers.node_env(ctx.work / "floor.db", port, ctx.sim_url, ctx.receiver_host)
     rows = []
-    with servers.bare_flask(ctx.work, env) as bare:
-        warm(ctx, bare.url, payloads.GENERIC, "bare")
-        for conns in ctx.conns:
-            result = load_endpoint(ctx, bare.url, payloads.GENERIC, f"bare-c{conns}", conns,
-                                   pids=list(servers.node_processes(bare.pid).values()))
-            ctx.say(f"  {'bare Flask (ceiling)':<28} c={conns:<3} {result.rps:8.0f} req/s  p99 {result.p99_ms:7.1f} ms")
-            rows.append(row("bare Flask", "POST (any path)", result))
+    for server, label, make in (("bare Flask", "bare Flask (ceiling)", servers.bare_flask),
+                                ("durable floor", "durable floor (store only)", servers.durable_floor)):
+        with make(ctx.work, env) as running:
+            warm(ctx, running.url, payloads.GENERIC, server)
+            for conns in ctx.conns:
+                result = load_endpoint(ctx, running.url, payloads.GENERIC, f"{server}-c{conns}", conns,
+                                       pids=list(servers.node_processes(running.pid).values()))
+                ctx.say(f"  {label:<28} c={conns:<3} {result.rps:8.0f} req/s  p99 {result.p99_ms:7.1f} ms")
+                extra = {"sync": "FULL (default)"} if server == "durable floor" else {}
+                rows.append(row(server, "POST (any path)", result, **extra))
     return rows
+
+
+def sync_default() -> str:
+    from webhook.settings import Settings
+
+    return str(Settings.model_fields["sqlite_synchronous"].default)
 
 
 def peer_runs(ctx: Context, settle: float = 3.0) -> list[dict[str, Any]]:
@@ -183,7 +193,6 @@ def peer_runs(ctx: Context, settle: float = 3.0) -> list[dict[str, Any]]:
 def run_ack(ctx: Context, normal_too: bool = True, settle: float = 3.0,
             shared_node: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """Section 1 and the memory part of section 4: (ack results, memory results)."""
-    from webhook.settings import Settings
 
     rows: list[dict[str, Any]] = []
     memory: dict[str, dict[str, Any]] = {}
@@ -213,5 +222,5 @@ def run_ack(ctx: Context, normal_too: bool = True, settle: float = 3.0,
         for role, seen in node["load"].items():
             peak[role] = max(peak.get(role, 0.0), seen["vmhwm_mb"], seen["peak_rss_mb"])
     ack = {"rows": rows, "unavailable": unavailable, "durability": durability,
-           "sync_default": Settings.model_fields["sqlite_synchronous"].default}
+           "sync_default": sync_default()}
     return ack, {"idle_mb": idle, "peak_mb": peak, "per_node": memory}

@@ -31,16 +31,20 @@ def positive(value: object) -> bool:
     return isinstance(value, (int, float)) and value > 0
 
 
-def test_every_endpoint_the_ceiling_and_the_peer_get_numbers(smoke):
+BASELINES = ("bare Flask", "durable floor", "peer")
+
+
+def test_every_endpoint_the_ceiling_the_floor_and_the_peer_get_numbers(smoke):
     results, markdown = smoke
     rows = results["ack"]["rows"]
-    measured = {r["endpoint"] for r in rows if r["server"] not in ("bare Flask", "peer")}
+    measured = {r["endpoint"] for r in rows if r["server"] not in BASELINES}
     unavailable = results["ack"]["unavailable"]
     for endpoint in ("POST /v1/triggers", "POST /hooks/alertmanager", "POST /hooks/slack",
                      "POST /hooks/terraform/run-task"):
         assert endpoint in measured or endpoint in unavailable
-    assert any(r["sync"] == "NORMAL" for r in rows if r["server"] not in ("bare Flask", "peer"))
+    assert any(r["sync"] == "NORMAL" for r in rows if r["server"] not in BASELINES)
     assert any(r["server"] == "bare Flask" for r in rows)
+    assert any(r["server"] == "durable floor" for r in rows)
     assert any(r["server"] == "peer" for r in rows) or any(u.startswith("peer") for u in unavailable)
     for row in rows:
         assert positive(row["requests"]) and positive(row["rps"])
@@ -48,6 +52,7 @@ def test_every_endpoint_the_ceiling_and_the_peer_get_numbers(smoke):
     for row in (r for r in rows if r["server"] == "peer"):
         assert row["executed"] >= 0 and row["acked"] >= 0
     assert "| vcf-backup-webhook serve | POST /v1/triggers |" in markdown
+    assert "| durable floor (" in markdown
 
 
 def test_storm_counts_backups_results_and_the_peers_script_runs(smoke):

@@ -1,4 +1,4 @@
-"""The bench judges the peer by what it did, not by what it acknowledged."""
+"""The bench judges the peer by what it did, and the ceiling share with the durable floor beside it."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ def test_a_peer_that_dropped_most_commands_is_judged_by_the_ones_it_ran() -> Non
 
 def test_older_results_without_a_done_rate_fall_back_to_the_acknowledged_rate() -> None:
     assert peer_check([ack_row("ours", 1900.0), ack_row("peer", 1000.0)])["passed"] is False
+
+
+def test_the_durable_floor_is_a_baseline_shown_beside_the_ceiling_share_not_judged() -> None:
+    rows = [ack_row("ours", 1500.0), ack_row("bare Flask", 5000.0), ack_row("durable floor", 2300.0)]
+
+    checks = evaluate({"ack": {"rows": rows}})
+
+    ceiling = [c for c in checks if "× bare Flask" in c["target"]]
+    assert len(ceiling) == 1  # only ours is judged
+    assert ceiling[0]["passed"] is False
+    assert "durable floor: 0.46 × bare" in ceiling[0]["measured"]
