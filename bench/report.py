@@ -169,7 +169,7 @@ def markdown(results: dict[str, Any], checks: list[dict[str, Any]]) -> str:
            f"Load: {run['load_tool']}{' (' + m['wrk'] + ')' if run['load_tool'] == 'wrk' and m['wrk'] else ''}, "
            f"{run['seconds']:g} s per point after a {run['warmup']:g} s warm-up; {pin}. Peer: "
            f"{m['peer'] or 'not installed'}. Nodes run `vcf-backup-webhook serve` with default settings "
-           f"(2 gunicorn workers × 4 threads, SQLite synchronous=FULL, log level INFO, worker loop at nice 10) "
+           f"({_gunicorn_shape()}, SQLite synchronous=FULL, log level INFO, worker loop at nice 10) "
            f"unless a row says otherwise. "
            f"Whole run: {run['elapsed_s']:.0f} s.", ""]
     sections = [("1. Durable ack throughput and latency", "ack", lambda v: ack_table(v)),
@@ -183,3 +183,11 @@ def markdown(results: dict[str, Any], checks: list[dict[str, Any]]) -> str:
             out += [f"## {title}", "", *render(results[key]), ""]
     out += ["## Targets", "", *targets_table(checks), ""]
     return "\n".join(out)
+
+
+def _gunicorn_shape() -> str:
+    from webhook.settings import Settings
+
+    fields = Settings.model_fields
+    workers, threads = fields["web_workers"].default, fields["web_threads"].default
+    return f"{workers} gunicorn worker{'s' if workers != 1 else ''} × {threads} threads"
