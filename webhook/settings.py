@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `serve` listens on")
     port: int = Field(8080, description="Port `serve` listens on")
     # One process by default: a host's SQLite commits are serialised anyway, and one process lets
-    # group commit batch all of them (two processes queue for the file lock in turn: ~20 % fewer
+    # group commit batch all of them (two processes queue for the file lock in turn: 18-35 % fewer
     # acknowledgements at 64 connections in the bench). With PostgreSQL, more processes can pay off.
     web_workers: int = Field(1, description="gunicorn worker processes (with SQLite one batches every commit; "
                                             "with PostgreSQL more may help)")
