@@ -375,3 +375,89 @@ def test_stranded_triggers_are_looked_for_now_and_then_not_on_every_pass(service
     clock.advance(10)
     worker.run_once()
     assert len(sweeps) == 2
+
+
+class CountingStore:
+    """The real store, counting the commits that record delivery attempts."""
+
+    def __init__(self, store):
+        self._store, self.recorded = store, []
+
+    def record_attempts(self, owner, attempts):
+        self.recorded.append(len(attempts))
+        self._store.record_attempts(owner, attempts)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+class FailingAfter(RecordingNotifier):
+    """Sends ``ok`` callbacks until the n-th, which raises (a bug, not a receiver error)."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n = n
+
+    def send(self, delivery):
+        if len(self.sent) == self.n:
+            raise RuntimeError("notifier bug")
+        return super().send(delivery)
+
+
+def finish_backup_for(service, store, clock, count, **config):
+    """``count`` triggers with callbacks on one finished backup, their results due; the worker used."""
+    sddc = FakeSddc(["Successful"])
+    worker = make_worker(store, clock, sddc, RecordingNotifier(), **config)
+    triggers = [accept(service, clock, callbackUrl=f"https://cb.example.com/{i}") for i in range(count)]
+    worker.attach()
+    worker.advance_backups()  # submit
+    clock.advance(1.5)
+    worker.advance_backups()  # poll: Successful, results owed
+    return triggers
+
+
+def test_a_storm_of_results_is_recorded_a_few_attempts_per_commit(service, store, clock):
+    counting = CountingStore(store)
+    triggers = finish_backup_for(service, store, clock, 45)
+    notifier = RecordingNotifier()
+    worker = make_worker(counting, clock, FakeSddc(), notifier, record_every=20)
+
+    worker.deliver()
+
+    assert len(notifier.sent) == 45
+    assert counting.recorded == [20, 20, 5]
+    for trigger in triggers:
+        [delivery] = store.deliveries_of_trigger(trigger.id)
+        assert delivery.state.value == "DELIVERED" and len(delivery.attempts) == 1
+
+
+def test_attempts_waiting_longer_than_record_within_are_committed_before_the_next_send(service, store, clock):
+    counting = CountingStore(store)
+    finish_backup_for(service, store, clock, 4)
+
+    class SlowReceiver(RecordingNotifier):
+        def send(self, delivery):
+            clock.advance(0.06)  # each callback takes 60 ms
+            return super().send(delivery)
+
+    worker = make_worker(counting, clock, FakeSddc(), SlowReceiver(), record_every=20, record_within=0.1)
+    worker.deliver()
+
+    # The first attempt waited 120 ms once the third was sent: commit then, not 20 callbacks later.
+    assert counting.recorded == [3, 1]
+
+
+def test_what_was_sent_before_a_failure_is_recorded_and_never_sent_again(service, store, clock):
+    triggers = finish_backup_for(service, store, clock, 5)
+    broken = make_worker(store, clock, FakeSddc(), FailingAfter(3), record_every=20)
+
+    with pytest.raises(RuntimeError):
+        broken.deliver()
+    clock.advance(120)  # the broken worker's leases run out
+    notifier = RecordingNotifier()
+    make_worker(store, clock, FakeSddc(), notifier).deliver()
+
+    states = [store.deliveries_of_trigger(t.id)[0] for t in triggers]
+    assert [len(d.attempts) for d in states] == [1] * 5
+    assert all(d.state.value == "DELIVERED" for d in states)
+    assert len(notifier.sent) == 2  # only the two the failure stopped

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from .models import BackupSpec, BackupTask, Task
-from .triggers import AttemptResult, Backup, Delivery, DeliveryAttempt, DeliveryState, Trigger, TriggerState
+from .triggers import AttemptResult, Backup, Delivery, RecordedAttempt, Trigger, TriggerState
 
 
 class Clock(Protocol):
@@ -66,10 +66,9 @@ class Store(Protocol):
     def deliveries_of_trigger(self, trigger_id: str) -> list[Delivery]: ...
     def add_deliveries(self, deliveries: Sequence[Delivery]) -> None: ...
     def claim_deliveries(self, owner: str, now: datetime, lease_seconds: float, limit: int) -> list[Delivery]: ...
-    def record_attempt(
-        self, delivery_id: str, owner: str, attempt: DeliveryAttempt, state: DeliveryState,
-        next_attempt_at: datetime | None, last_error: str | None,
-    ) -> None: ...
+    def record_attempts(self, owner: str, attempts: Sequence[RecordedAttempt]) -> None:
+        """Append each attempt to its delivery and set its state, all in one transaction."""
+        ...
     def cancel_delivery(self, delivery_id: str, owner: str, reason: str) -> None: ...
 
     # deadlines and callback secrets (HCP Terraform run tasks)

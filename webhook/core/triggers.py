@@ -141,6 +141,16 @@ class Delivery(Record):
     last_error: str | None = None
 
 
+class RecordedAttempt(Record):
+    """One attempt and the state it leaves its delivery in; the worker records several per commit."""
+
+    delivery_id: str
+    attempt: DeliveryAttempt
+    state: DeliveryState
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+
+
 class AttemptResult(Record):
     """What a notifier reports for one attempt; ``retry_after`` honours the receiver's wish."""
 
