@@ -15,7 +15,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask, request
@@ -52,12 +52,8 @@ def create_floor_app(settings: Settings) -> Flask:
             raise
         return [True] * len(batch)
 
-    @contextlib.contextmanager
-    def writer_lock() -> Iterator[None]:
-        with queue.hold() if queue else contextlib.nullcontext():
-            yield
-
-    group: GroupCommit[tuple[Any, ...], bool] = GroupCommit(commit, writer_lock)
+    # The host's queue of SQLite writers, as the store's group commit takes it.
+    group: GroupCommit[tuple[Any, ...], bool] = GroupCommit(commit, queue.hold if queue else contextlib.nullcontext)
     app = Flask("floor")
 
     @app.get("/healthz")
