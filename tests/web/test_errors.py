@@ -84,6 +84,15 @@ def test_bad_wait_is_400(client):
     assert client.post("/v1/triggers?wait=forever", json={}, headers=AUTH).status_code == 400
 
 
+@pytest.mark.parametrize("path", ["/v1/triggers?wait=banana", "/hooks/terraform?wait=banana"])
+def test_bad_wait_stores_nothing(client, path):
+    """A 400 says "fix and resend": the resend must not make a second trigger."""
+    response = client.post(path, json={"reason": "x"}, headers=AUTH)
+    assert response.status_code == 400
+    assert response.get_json()["errorCode"] == "VCFBACKUP_INVALID_REQUEST"
+    assert client.get("/v1/triggers", headers=AUTH).get_json()["items"] == []
+
+
 def test_empty_body_means_the_default_backup(client):
     response = client.post("/v1/triggers", headers=AUTH)
     assert response.status_code == 202

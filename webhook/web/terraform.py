@@ -66,10 +66,10 @@ def terraform_hook() -> ResponseReturnValue:
     caller = caller_of_token(request.headers.get("Authorization"), web().api_tokens)
     require_json()
     body = terraform.parse_hook_body(raw_body())
+    wait = wait_seconds()  # the whole request is valid before anything is stored
     service = web().service
     trigger = terraform.hook_trigger(body, caller=caller, received_at=service.clock.now(), headers=request.headers)
     receipt = service.accept(trigger)
-    wait = wait_seconds()
     view = service.receipt_view(receipt, wait)
     return view_response(view, created=receipt.created, waited=True)
 

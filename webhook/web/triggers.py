@@ -36,10 +36,10 @@ def create_trigger() -> ResponseReturnValue:
     caller = authenticate()
     require_json()
     body = generic.parse_body(raw_body())
+    wait = wait_seconds()  # the whole request is valid before anything is stored
     ctx = web()
     trigger = generic.to_trigger(body, caller=caller, received_at=ctx.service.clock.now(), headers=request.headers)
     receipt = ctx.service.accept(trigger)
-    wait = wait_seconds()
     view = ctx.service.receipt_view(receipt, wait)
     return view_response(view, created=receipt.created, waited=True)
 
