@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Flask
 
@@ -12,9 +14,7 @@ from .adapters.doorbell import Doorbell, doorbell_dir
 from .adapters.metrics import HeartbeatCollector, PrometheusMetrics, exposition
 from .adapters.notifiers import NotifierRouter, WebhookNotifier
 from .adapters.sddc_manager import SddcManagerClient
-from .adapters.slack_notifier import SlackNotifier
 from .adapters.store import SqlStore
-from .adapters.tfc_notifier import TfcRunTaskNotifier
 from .core.callbacks import CallbackPolicy, HostAllowlist
 from .core.clock import SystemClock
 from .core.deliveries import DeliveryPolicy
@@ -25,15 +25,10 @@ from .core.service import TriggerService
 from .core.worker import Worker, WorkerConfig
 from .logs import configure_logging
 from .settings import Settings
-from .sources import slack, slack_messages, terraform, terraform_messages
-from .sources.alertmanager import AlertmanagerConfig
-from .sources.matchers import parse_matchers
-from .web import alertmanager as alertmanager_web
+from .sources import Source, registered, started_kinds
 from .web import backups as backups_web
 from .web import errors as web_errors
-from .web import openapi, ops, request_ids, triggers
-from .web import slack as slack_web
-from .web import terraform as terraform_web
+from .web import openapi, ops, request_ids
 from .web.context import EXTENSION, WebContext
 from .web.responses import AppResponse
 
@@ -57,44 +52,27 @@ def callback_policy(settings: Settings) -> CallbackPolicy:
     return CallbackPolicy(HostAllowlist.of(settings.callback_allowed_hosts), allow_http=settings.callback_allow_http)
 
 
-def alertmanager_config(settings: Settings) -> AlertmanagerConfig:
-    """The receiver's settings; a callback URL the allowlist refuses stops startup, not every alert."""
-    if settings.alertmanager_callback_url:
-        try:
-            callback_policy(settings).check(settings.alertmanager_callback_url)
-        except ServiceError as exc:
-            raise ValueError(f"VCFBACKUP_ALERTMANAGER_CALLBACK_URL is refused: {exc.message}") from None
-    return AlertmanagerConfig(
-        token=settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None,
-        username=settings.alertmanager_username or None,
-        password=settings.alertmanager_password.get_secret_value() if settings.alertmanager_password else None,
-        matchers=parse_matchers(settings.alertmanager_matchers),
-        elements_key=settings.alertmanager_elements_key,
-        cooldown=settings.alertmanager_cooldown,
-        callback_url=settings.alertmanager_callback_url or None,
-        max_body_bytes=settings.alertmanager_max_body_bytes,
-    )
+def settings_section(settings: Settings, section: str | None) -> dict[str, Any]:
+    """The fields ``<section>_*`` of the settings, the prefix stripped (a source's own settings)."""
+    if not section:
+        return {}
+    prefix = f"{section}_"
+    return {name.removeprefix(prefix): getattr(settings, name)
+            for name in type(settings).model_fields if name.startswith(prefix)}
 
 
-def slack_config(settings: Settings) -> slack.SlackConfig:
-    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    return slack.SlackConfig(
-        signing_secret=secret or None,
-        response_urls=slack.response_url_policy(settings.slack_response_hosts),
-        allowed_teams=frozenset(settings.slack_allowed_teams),
-        allowed_channels=frozenset(settings.slack_allowed_channels),
-        allowed_users=frozenset(settings.slack_allowed_users),
-        response_type=settings.slack_response_type,
-    )
+def source_configs(settings: Settings, sources: Iterable[Source] | None = None) -> dict[str, object]:
+    """Each registered source's config, built from its settings section."""
+    policy = callback_policy(settings)
+    return {source.name: source.configure(settings_section(settings, source.settings_section), policy)
+            for source in (registered() if sources is None else sources) if source.configure is not None}
 
 
-def terraform_config(settings: Settings) -> terraform.RunTaskConfig:
-    return terraform.RunTaskConfig(
-        hmac_key=settings.tfc_hmac_key.get_secret_value() if settings.tfc_hmac_key else None,
-        backup_stages=frozenset(settings.tfc_backup_stages),
-        hosts=tuple(settings.tfc_hosts),
-        deadline=settings.tfc_deadline,
-    )
+def load(reference: str) -> Any:
+    """``"package.module:attribute"`` or ``"package.module"`` → the object (the registry names outer layers so)."""
+    module, _, attribute = reference.partition(":")
+    loaded = importlib.import_module(module)
+    return getattr(loaded, attribute) if attribute else loaded
 
 
 def build_store(settings: Settings) -> SqlStore:
@@ -116,14 +94,15 @@ def build_sddc_client(settings: Settings) -> SddcManagerClient:
 
 def build_notifier(settings: Settings, store: Store | None = None) -> Notifier:
     secret = settings.callback_signing_secret.get_secret_value() if settings.callback_signing_secret else None
-    return NotifierRouter({
-        "webhook": WebhookNotifier(callback_policy(settings), secret, timeout=settings.callback_timeout),
-        "slack": SlackNotifier(slack_messages.for_delivery, slack_config(settings).response_urls.check, store=store,
-                               timeout=settings.callback_timeout),
-        "tfc_run_task": TfcRunTaskNotifier(terraform_messages.task_result,
-                                           terraform_config(settings).check_callback_url, store=store,
-                                           timeout=settings.callback_timeout),
-    })
+    notifiers: dict[str, Notifier] = {
+        "webhook": WebhookNotifier(callback_policy(settings), secret, timeout=settings.callback_timeout)}
+    configs = source_configs(settings)
+    for source in registered():
+        if source.notifier and source.notifier_kind:
+            make = load(source.notifier)
+            notifiers[source.notifier_kind] = make(configs.get(source.name), store=store,
+                                                   timeout=settings.callback_timeout)
+    return NotifierRouter(notifiers)
 
 
 def build_worker(
@@ -136,7 +115,8 @@ def build_worker(
         **({"worker_id": worker_id} if worker_id else {}),
     )
     return Worker(store, sddc or build_sddc_client(settings), notifier or build_notifier(settings, store),
-                  clock or SystemClock(), config, DeliveryPolicy(budget_seconds=settings.callback_budget),
+                  clock or SystemClock(), config,
+                  DeliveryPolicy(budget_seconds=settings.callback_budget, started_event_kinds=started_kinds()),
                   metrics=PrometheusMetrics())
 
 
@@ -159,6 +139,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.response_class = AppResponse
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    sources = registered()
+    modules = [ops, openapi, *(load(source.web) for source in sources), backups_web]
     app.extensions[EXTENSION] = WebContext(
         service=services.trigger_service(),
         api_tokens={name: token.get_secret_value() for name, token in settings.api_tokens.items()},
@@ -167,16 +149,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         worker_stale_after=settings.worker_stale_after,
         metrics_text=exposition(settings.metrics_dir, HeartbeatCollector(services.store.last_heartbeat,
                                                                           services.clock.now)),
-        sources={"alertmanager": alertmanager_config(settings), "slack": slack_config(settings),
-                 "terraform": terraform_config(settings)},
+        sources=source_configs(settings, sources),
+        openapi=openapi.document(module.OPENAPI for module in modules),
     )
     web_errors.register_error_handlers(app)
     request_ids.install(app)
-    app.register_blueprint(ops.bp)
-    app.register_blueprint(openapi.bp)
-    app.register_blueprint(triggers.bp)
-    app.register_blueprint(alertmanager_web.bp)
-    app.register_blueprint(slack_web.bp)
-    app.register_blueprint(terraform_web.bp)
-    app.register_blueprint(backups_web.bp)
+    for module in modules:
+        app.register_blueprint(module.bp)
     return app

@@ -15,7 +15,7 @@ from webhook.core.deliveries import DeliveryPolicy
 from webhook.core.service import TriggerService
 from webhook.core.triggers import AttemptResult, DeliveryEvent, DeliveryState, TriggerState
 from webhook.core.worker import Worker, WorkerConfig
-from webhook.sources import terraform
+from webhook.sources import started_kinds, terraform
 
 from tests.fakes import FakeClock, FakeSddc, RecordingNotifier
 
@@ -43,12 +43,14 @@ def run_task(service, task_result_id="taskrs-1"):
         "payload_version": 1, "stage": "pre_apply", "access_token": TOKEN, "organization_name": "acme",
         "workspace_name": "vcf-prod", "run_id": "run-1", "task_result_id": task_result_id,
         "task_result_callback_url": f"https://app.terraform.io/api/v2/task-results/{task_result_id}/callback"})
-    return terraform.receive(service, run, CONFIG, status_url=lambda i: f"https://svc/v1/triggers/{i}").trigger
+    return service.take(terraform.intake(run, CONFIG, received_at=service.clock.now(),
+                                         status_url=lambda i: f"https://svc/v1/triggers/{i}")).trigger
 
 
 def make_worker(store, clock, sddc, notifier):
     return Worker(store, sddc, notifier, clock, WorkerConfig(poll_initial=10, poll_max=10),
-                  DeliveryPolicy(budget_seconds=600, initial_backoff=1, max_backoff=2))
+                  DeliveryPolicy(budget_seconds=600, initial_backoff=1, max_backoff=2,
+                                 started_event_kinds=started_kinds()))
 
 
 def step(worker, clock, seconds, times=1):

@@ -26,6 +26,7 @@ from webhook.app import Services, build_store, create_app
 from webhook.core.callbacks import CallbackPolicy, HostAllowlist
 from webhook.core.errors import CallbackRefused, InvalidRequest, StoreUnavailable, Unauthenticated
 from webhook.core.triggers import Delivery, Trigger, TriggerState
+from webhook.core.intake import Intake
 from webhook.sources import alertmanager
 from webhook.sources.alertmanager import AlertmanagerConfig, correlation_key, decide, parse
 from webhook.sources.matchers import parse_matchers
@@ -71,7 +72,7 @@ class Recent:
 
 
 def run(payload: dict[str, Any], config: AlertmanagerConfig | None = None, recent: Recent | None = None,
-        at: datetime = NOW) -> alertmanager.Decision:
+        at: datetime = NOW) -> Intake:
     return decide(parse(raw(payload)), config or AlertmanagerConfig(token=TOKEN), received_at=at,
                   recent_correlated=recent or Recent(), callback_policy=POLICY)
 

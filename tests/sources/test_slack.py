@@ -246,14 +246,14 @@ def test_signed_form_round_trip():
 
 
 def test_settings_from_the_environment_become_the_slack_config(monkeypatch):
-    from webhook.app import slack_config
+    from webhook.app import source_configs
     from webhook.settings import Settings
 
     monkeypatch.setenv("VCFBACKUP_SLACK_SIGNING_SECRET", "from-env")
     monkeypatch.setenv("VCFBACKUP_SLACK_ALLOWED_USERS", "U1, U2")
     monkeypatch.setenv("VCFBACKUP_SLACK_RESPONSE_HOSTS", "hooks.slack.com,127.0.0.1:8099")
     monkeypatch.setenv("VCFBACKUP_SLACK_RESPONSE_TYPE", "In_Channel")
-    cfg = slack_config(Settings())
+    cfg = source_configs(Settings())["slack"]
     assert cfg.signing_secret == "from-env"
     assert cfg.allowed_users == frozenset({"U1", "U2"}) and cfg.allowed_teams == frozenset()
     assert cfg.response_type == "in_channel"

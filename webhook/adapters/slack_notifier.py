@@ -25,6 +25,8 @@ from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 from ..core.ports import Store
 from ..core.triggers import AttemptResult, Delivery, DeliveryEvent, DeliveryState
+from ..sources import slack_messages
+from ..sources.slack import SlackConfig
 from .notifiers import refusal as url_refusal
 
 MAX_POSTS = 5
@@ -144,3 +146,8 @@ def _retry_after(headers: Any) -> float | None:
             return float(str(value).strip())
     return None
 
+
+
+def for_source(config: SlackConfig, *, store: Store | None, timeout: float) -> SlackNotifier:
+    """The notifier the Slack source's registry entry names: its messages, its response_url hosts."""
+    return SlackNotifier(slack_messages.for_delivery, config.response_urls.check, store=store, timeout=timeout)

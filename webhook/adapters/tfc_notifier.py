@@ -19,6 +19,8 @@ import requests
 
 from ..core.ports import Store
 from ..core.triggers import AttemptResult, Delivery, DeliveryEvent, DeliveryState
+from ..sources import terraform_messages
+from ..sources.terraform import RunTaskConfig
 from .notifiers import USER_AGENT
 from .notifiers import refusal as url_refusal
 
@@ -119,3 +121,8 @@ def _parse(text: Any) -> datetime | None:
         return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def for_source(config: RunTaskConfig, *, store: Store | None, timeout: float) -> TfcRunTaskNotifier:
+    """The notifier the run task's registry entry names: its JSON:API bodies, its callback hosts."""
+    return TfcRunTaskNotifier(terraform_messages.task_result, config.check_callback_url, store=store, timeout=timeout)

@@ -17,8 +17,8 @@ class DeliveryPolicy:
     budget_seconds: float = 6 * 3600
     initial_backoff: float = 1.0
     max_backoff: float = 300.0
-    # Notifier kinds that also want a message when the backup starts (Slack, run tasks).
-    started_event_kinds: frozenset[str] = frozenset({"slack", "tfc_run_task"})
+    # Notifier kinds that also want a message when the backup starts (the sources registry says which).
+    started_event_kinds: frozenset[str] = frozenset()
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
         base = min(self.max_backoff, self.initial_backoff * (2 ** max(0, attempts - 1)))

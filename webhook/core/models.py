@@ -162,3 +162,8 @@ class TaskStatus(str, Enum):
 
 Error.model_rebuild()
 SubTask.model_rebuild()
+
+
+def default_spec() -> BackupSpec:
+    """What a trigger that names no elements backs up: SDDC Manager itself."""
+    return BackupSpec(elements=[BackupResource(resourceType="SDDC_MANAGER")])

@@ -9,46 +9,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from .callbacks import CallbackPolicy
 from .errors import NotFound, ServiceError, StoreUnavailable
+from .intake import Intake
 from .metrics import Metrics, NullMetrics
+from .models import BackupSpec, default_spec
 from .ports import Clock, Store
-from .results import TriggerStatus, backup_result, delivery_doc, result_document, trigger_detail
+from .results import result_document
 from .triggers import Backup, Delivery, Trigger, TriggerState
+from .views import Receipt, TriggerView
+
+__all__ = ["Readiness", "Receipt", "TriggerService", "TriggerView"]
 
 log = logging.getLogger("webhook.service")
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
-@dataclass
-class Receipt:
-    trigger: Trigger
-    created: bool
-
-
-@dataclass
-class TriggerView:
-    """Everything ``GET /v1/triggers/{id}`` shows."""
-
-    trigger: Trigger
-    backup: dict[str, Any] | None  # the result document (BackupResult as JSON), as callbacks carry it
-    deliveries: list[Delivery] = field(default_factory=list)
-    record: Backup | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.trigger.state in (TriggerState.DONE, TriggerState.SKIPPED)
-
-    def status(self, status_url: str, duplicate: bool | None = None) -> TriggerStatus:
-        return TriggerStatus.model_construct(  # from validated records: no second validation
-            id=self.trigger.id, state=self.trigger.state.value, statusUrl=status_url, duplicate=duplicate,
-            trigger=trigger_detail(self.trigger),
-            backup=backup_result(self.trigger, self.record) if self.record else None,
-            deliveries=[delivery_doc(d) for d in self.deliveries],
-        )
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    checks: dict[str, str]
 
 
 class TriggerService:
@@ -87,6 +70,16 @@ class TriggerService:
             "event": "trigger.accepted" if created else "trigger.duplicate", "trigger_id": stored.id,
             "source": stored.source, "caller": stored.caller})
         return Receipt(stored, created)
+
+    def take(self, intake: Intake) -> Receipt:
+        """Store what a source asked for: accepted (and a worker woken), or knowingly skipped."""
+        if intake.skip_reason is None:
+            return self.accept(intake.trigger, intake.owed)
+        intake.trigger.note = intake.skip_reason
+        receipt = self.skip(intake.trigger, intake.skip_label, intake.owed)
+        if intake.owed:
+            self._wake()  # a skipped trigger may still owe a delivery at once (a run task's "passed")
+        return receipt
 
     def skip(self, trigger: Trigger, reason: str = "skipped", owed: Sequence[Delivery] = ()) -> Receipt:
         """Record a trigger that knowingly starts nothing (duplicate, cooldown, resolved alert).
@@ -136,8 +129,58 @@ class TriggerService:
             view = self.view(trigger_id)
         return view
 
+    def recent_correlated(self, source: str, correlation_key: str, since: datetime) -> Trigger | None:
+        """The cooldown lookup: the latest trigger of ``source`` with this correlation key since ``since``."""
+        return self.store.recent_correlated(source, correlation_key, since)
+
     def history(
         self, *, source: str | None = None, state: TriggerState | None = None, since: datetime | None = None,
         limit: int = 50, before_id: str | None = None,
     ) -> list[Trigger]:
         return self.store.list_triggers(source=source, state=state, since=since, limit=limit, before_id=before_id)
+
+    def audit_page(
+        self, *, source: str | None = None, state: TriggerState | None = None, since: datetime | None = None,
+        limit: int = 50, before_id: str | None = None,
+    ) -> list[TriggerView]:
+        """A page of the audit trail with each trigger's backup and deliveries, in three reads whatever its size."""
+        found = self.history(source=source, state=state, since=since, limit=limit, before_id=before_id)
+        backups = self.store.backups_by_id([t.backup_id for t in found if t.backup_id])
+        deliveries = self.store.deliveries_of_triggers([t.id for t in found])
+        views = []
+        for trigger in found:
+            backup = backups.get(trigger.backup_id) if trigger.backup_id else None
+            document = result_document(trigger, backup) if backup else None
+            views.append(TriggerView(trigger, document, deliveries.get(trigger.id, []), backup))
+        return views
+
+    def latest_backup(self, spec: BackupSpec | None = None) -> Backup | None:
+        """The latest SUCCESSFUL backup of ``spec`` (the default one unless told), whoever asked for it."""
+        return self.store.latest_successful_backup((spec or default_spec()).key(), _EPOCH)
+
+    def readiness(self, stale_after: float) -> Readiness:
+        """Ready when the store answers and a worker loop has beaten within ``stale_after`` seconds."""
+        checks: dict[str, str] = {}
+        ready = True
+        try:
+            self.store.ping()
+            checks["store"] = "ok"
+        except Exception as exc:  # any failure means not ready; the detail is for the operator
+            checks["store"] = f"unavailable ({type(exc).__name__})"
+            ready = False
+        try:
+            beat = self.store.last_heartbeat()
+        except Exception:
+            beat = None
+        if beat is None:
+            checks["worker"] = "no worker heartbeat"
+            ready = False
+        else:
+            age = (self.clock.now() - beat).total_seconds()
+            checks["worker"] = f"heartbeat {age:.1f} s ago"
+            if age > stale_after:
+                ready = False
+        return Readiness(ready, checks)
+
+    def last_heartbeat(self) -> datetime | None:
+        return self.store.last_heartbeat()

@@ -14,7 +14,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -22,11 +22,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from ..core.callbacks import CallbackPolicy
-from ..core.errors import InvalidRequest, Unauthenticated
+from ..core.errors import InvalidRequest, ServiceError, Unauthenticated
+from ..core.intake import Intake
 from ..core.models import BackupResource, BackupSpec
 from ..core.triggers import CallbackTarget, Trigger
 from ..core.validation import KNOWN_RESOURCE_TYPES, parse_json, validate
-from .matchers import Matcher, describe, matches_all
+from .matchers import Matcher, describe, matches_all, parse_matchers
+from .sections import secret
 
 SOURCE = "alertmanager"
 CALLER = "alertmanager"
@@ -51,6 +53,27 @@ class AlertmanagerConfig:
     cooldown: float = 3600.0
     callback_url: str | None = None
     max_body_bytes: int = 4 * 1024 * 1024
+
+
+def configure(section: Mapping[str, Any], callbacks: CallbackPolicy) -> AlertmanagerConfig:
+    """The receiver's settings; a callback URL the allowlist refuses stops startup, not every alert."""
+    defaults = AlertmanagerConfig()
+    callback_url = section.get("callback_url") or None
+    if callback_url:
+        try:
+            callbacks.check(callback_url)
+        except ServiceError as exc:
+            raise ValueError(f"VCFBACKUP_ALERTMANAGER_CALLBACK_URL is refused: {exc.message}") from None
+    return AlertmanagerConfig(
+        token=secret(section, "token"),
+        username=section.get("username") or None,
+        password=secret(section, "password"),
+        matchers=parse_matchers(section.get("matchers") or ""),
+        elements_key=section.get("elements_key", defaults.elements_key),
+        cooldown=section.get("cooldown", defaults.cooldown),
+        callback_url=callback_url,
+        max_body_bytes=section.get("max_body_bytes", defaults.max_body_bytes),
+    )
 
 
 class AmAlert(BaseModel):
@@ -144,14 +167,6 @@ def authenticate(authorization: str | None, config: AlertmanagerConfig) -> None:
 
 
 # -------------------------------------------------------------------------------------- translate
-@dataclass
-class Decision:
-    """The trigger to record, and why it starts nothing when ``skip_reason`` is set."""
-
-    trigger: Trigger
-    skip_reason: str | None = None
-
-
 def _elements(alerts: list[AmAlert], key: str) -> BackupSpec:
     """Union of the element values the alerts name in a label or annotation; unknown values are refused."""
     wanted: set[str] = set()
@@ -238,7 +253,7 @@ def _reason(notification: AmNotification, matched: list[AmAlert]) -> str:
 def decide(
     notification: AmNotification, config: AlertmanagerConfig, *, received_at: datetime,
     recent_correlated: RecentCorrelated, callback_policy: CallbackPolicy,
-) -> Decision:
+) -> Intake:
     """Resolved or unmatched → skip; bad elements or callback → 400; same firing set in cooldown → skip."""
     firing = notification.firing()
     matched = [a for a in firing if matches_all(config.matchers, a.labels)]
@@ -249,9 +264,9 @@ def decide(
                        context=_context(notification, matched), received_at=received_at, **keys)
 
     if notification.status == "resolved" or not firing:
-        return Decision(trigger(), "resolved: all alerts of the group are resolved; resolved alerts start nothing")
+        return Intake.skip(trigger(), "resolved: all alerts of the group are resolved; resolved alerts start nothing")
     if not matched:
-        return Decision(trigger(), f"no firing alert matches VCFBACKUP_ALERTMANAGER_MATCHERS "
+        return Intake.skip(trigger(), f"no firing alert matches VCFBACKUP_ALERTMANAGER_MATCHERS "
                                    f"{describe(config.matchers)} ({len(firing)} firing)")
     spec = _elements(matched, config.elements_key)
     callback = _callback(matched, config, callback_policy)
@@ -261,10 +276,10 @@ def decide(
         earlier = recent_correlated(SOURCE, correlation, since)
         if earlier is not None:
             until = earlier.received_at + timedelta(seconds=config.cooldown)
-            return Decision(
+            return Intake.skip(
                 trigger(spec, callback, correlation_key=correlation),
                 f"cooldown: the same group with the same firing alerts already asked for a backup "
                 f"(trigger {earlier.id} at {earlier.received_at.isoformat()}); "
                 f"no new one before {until.isoformat()} unless the firing set changes")
-    return Decision(trigger(spec, callback, correlation_key=correlation,
-                            dedupe_key=dedupe_key(notification, matched, received_at, config.cooldown)))
+    return Intake.accept(trigger(spec, callback, correlation_key=correlation,
+                                 dedupe_key=dedupe_key(notification, matched, received_at, config.cooldown)))

@@ -9,15 +9,13 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from ..core.durations import parse_duration
-from ..core.models import BackupResource, BackupSpec
+from ..core.intake import Intake
+from ..core.models import BackupResource, BackupSpec, default_spec
 from ..core.triggers import CallbackTarget, Trigger
 from ..core.validation import KNOWN_RESOURCE_TYPES, parse_json, validate
 
 SOURCE = "generic"
-
-
-def default_spec() -> BackupSpec:
-    return BackupSpec(elements=[BackupResource(resourceType="SDDC_MANAGER")])
+__all__ = ["SOURCE", "GenericTriggerBody", "default_spec", "intake", "parse_body", "to_trigger"]
 
 
 class GenericTriggerBody(BaseModel):
@@ -47,6 +45,11 @@ class GenericTriggerBody(BaseModel):
 def parse_body(body: bytes) -> GenericTriggerBody:
     data: Any = parse_json(body) if body.strip() else {}
     return validate(GenericTriggerBody, data)
+
+
+def intake(request: GenericTriggerBody, *, caller: str, received_at: datetime, headers: Mapping[str, str]) -> Intake:
+    """The generic trigger as the service's intake: always accepted (the service coalesces)."""
+    return Intake.accept(to_trigger(request, caller=caller, received_at=received_at, headers=headers))
 
 
 def to_trigger(

@@ -22,8 +22,10 @@ from slack_sdk.signature import SignatureVerifier
 
 from ..core.callbacks import CallbackPolicy
 from ..core.errors import CallbackRefused, InvalidRequest, Unauthenticated
-from ..core.models import BackupResource, BackupSpec
+from ..core.intake import Intake
+from ..core.models import default_spec
 from ..core.triggers import CallbackTarget, Trigger
+from .sections import names, secret
 
 SOURCE = "slack"
 NOTIFIER_KIND = "slack"
@@ -57,6 +59,18 @@ class SlackConfig:
     allowed_channels: frozenset[str] = frozenset()
     allowed_users: frozenset[str] = frozenset()
     response_type: str = "ephemeral"
+
+
+def configure(section: Mapping[str, Any], callbacks: CallbackPolicy) -> SlackConfig:
+    """The Slack settings section as the source's config (``callbacks`` is not used: Slack has its own hosts)."""
+    return SlackConfig(
+        signing_secret=secret(section, "signing_secret"),
+        response_urls=response_url_policy(section.get("response_hosts", ("hooks.slack.com",))),
+        allowed_teams=names(section, "allowed_teams"),
+        allowed_channels=names(section, "allowed_channels"),
+        allowed_users=names(section, "allowed_users"),
+        response_type=section.get("response_type") or "ephemeral",
+    )
 
 
 class _At:
@@ -188,8 +202,9 @@ def is_allowed(config: SlackConfig, command: SlashCommand) -> bool:
     return all(not allowed or value in allowed for allowed, value in checks)
 
 
-def default_spec() -> BackupSpec:
-    return BackupSpec(elements=[BackupResource(resourceType="SDDC_MANAGER")])
+def intake(command: SlashCommand, reason: str | None, *, config: SlackConfig, received_at: datetime) -> Intake:
+    """A ``backup`` command as the service's intake (raises as ``to_trigger`` does, storing nothing)."""
+    return Intake.accept(to_trigger(command, reason, config=config, received_at=received_at))
 
 
 def to_trigger(command: SlashCommand, reason: str | None, *, config: SlackConfig, received_at: datetime) -> Trigger:

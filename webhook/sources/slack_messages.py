@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..core.service import TriggerView
+from ..core.views import TriggerView
 
 Message = dict[str, Any]
 

@@ -27,11 +27,13 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 
 from ..core.callbacks import CallbackPolicy
 from ..core.errors import InvalidRequest, Unauthenticated
+from ..core.intake import Intake
 from ..core.results import iso, trigger_summary
-from ..core.service import Receipt, TriggerService
+from ..core.models import default_spec
 from ..core.triggers import CallbackTarget, Delivery, DeliveryEvent, Trigger, TriggerState
 from ..core.validation import parse_json, validate
 from . import generic
+from .sections import secret
 
 SOURCE = "terraform-run-task"
 HOOK_SOURCE = "terraform"
@@ -126,6 +128,17 @@ class RunTaskConfig:
                                          what="task_result_callback_url").check(url)
 
 
+def configure(section: Mapping[str, Any], callbacks: CallbackPolicy) -> RunTaskConfig:
+    """The ``tfc_*`` settings as the run task's config (its callbacks go only to ``hosts``)."""
+    defaults = RunTaskConfig()
+    return RunTaskConfig(
+        hmac_key=secret(section, "hmac_key"),
+        backup_stages=frozenset(section.get("backup_stages", defaults.backup_stages)),
+        hosts=tuple(section.get("hosts", defaults.hosts)),
+        deadline=section.get("deadline", defaults.deadline),
+    )
+
+
 def skip_reason(run: RunTaskRequest, config: RunTaskConfig) -> str | None:
     """Why this request needs no backup (it passes at once), or None."""
     if run.is_speculative:
@@ -149,7 +162,7 @@ def to_trigger(run: RunTaskRequest, config: RunTaskConfig, *, received_at: datet
     if run.run_message:
         reason = f"{reason}: {run.run_message}"[:500]
     trigger = Trigger(
-        source=SOURCE, caller=f"tfc:{run.organization_name}", spec=generic.default_spec(), reason=reason,
+        source=SOURCE, caller=f"tfc:{run.organization_name}", spec=default_spec(), reason=reason,
         dedupe_key=run.task_result_id, context={k: v for k, v in context.items() if v is not None},
         received_at=received_at,
     )
@@ -169,9 +182,9 @@ def deadline_note(seconds: float) -> str:
             "the backup itself goes on.")
 
 
-def receive(service: TriggerService, run: RunTaskRequest, config: RunTaskConfig,
-            *, status_url: Callable[[str], str]) -> Receipt:
-    """Store the request's trigger (idempotent on task_result_id) and what it owes HCP Terraform.
+def intake(run: RunTaskRequest, config: RunTaskConfig, *, received_at: datetime,
+           status_url: Callable[[str], str]) -> Intake:
+    """The request's trigger (idempotent on task_result_id) and what it owes HCP Terraform.
 
     Raises ``InvalidRequest`` or ``CallbackRefused`` before anything is stored.
     """
@@ -180,22 +193,20 @@ def receive(service: TriggerService, run: RunTaskRequest, config: RunTaskConfig,
         raise InvalidRequest(f"The run task request lacks {', '.join(missing)}.",
                              remediation="Send the run task payload (version 1) as HCP Terraform does.")
     config.check_callback_url(run.task_result_callback_url or "")
-    trigger = to_trigger(run, config, received_at=service.clock.now(), status_url=status_url)
+    trigger = to_trigger(run, config, received_at=received_at, status_url=status_url)
     reason = skip_reason(run, config)
     if reason is not None:
         trigger.note = reason
         # The "passed" result describes the trigger as stored: skipped, and finished when it came.
         trigger.state, trigger.completed_at = TriggerState.SKIPPED, trigger.received_at
-        receipt = service.skip(trigger, owed=[_owed(trigger, DeliveryEvent.COMPLETED, "passed",
-                                                    {"runTask": {"status": "passed", "message": reason}},
-                                                    at=trigger.received_at)])
-        service.wake()
-        return receipt
+        return Intake.skip(trigger, reason, owed=[_owed(trigger, DeliveryEvent.COMPLETED, "passed",
+                                                        {"runTask": {"status": "passed", "message": reason}},
+                                                        at=trigger.received_at)])
     # The deadline delivery is stored with the trigger (one transaction), so a retried request finds
     # both or neither.
     due = trigger.received_at + timedelta(seconds=config.deadline)
-    return service.accept(trigger, owed=[_owed(trigger, DeliveryEvent.DEADLINE, "deadline",
-                                               {"note": deadline_note(config.deadline)}, at=due)])
+    return Intake.accept(trigger, owed=[_owed(trigger, DeliveryEvent.DEADLINE, "deadline",
+                                              {"note": deadline_note(config.deadline)}, at=due)])
 
 
 def _owed(trigger: Trigger, event: DeliveryEvent, name: str, body: dict[str, Any], *, at: datetime) -> Delivery:
@@ -228,6 +239,11 @@ class TerraformTriggerBody(generic.GenericTriggerBody):
 def parse_hook_body(body: bytes) -> TerraformTriggerBody:
     data: Any = parse_json(body) if body.strip() else {}
     return validate(TerraformTriggerBody, data)
+
+
+def hook_intake(body: TerraformTriggerBody, *, caller: str, received_at: datetime,
+                headers: Mapping[str, str]) -> Intake:
+    return Intake.accept(hook_trigger(body, caller=caller, received_at=received_at, headers=headers))
 
 
 def hook_trigger(body: TerraformTriggerBody, *, caller: str, received_at: datetime,

@@ -16,6 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..core.errors import CallbackRefused, InvalidRequest, PayloadTooLarge
 from ..sources import alertmanager
 from ..sources.alertmanager import AlertmanagerConfig
+from . import openapi
 from .context import web
 from .inbound import raw_body, require_json, status_url
 
@@ -25,8 +26,7 @@ bp = Blueprint("alertmanager", __name__, url_prefix="/hooks")
 
 
 def config() -> AlertmanagerConfig:
-    found = web().sources.get(alertmanager.SOURCE)
-    return found if isinstance(found, AlertmanagerConfig) else AlertmanagerConfig()
+    return web().source_config(alertmanager.SOURCE, AlertmanagerConfig)
 
 
 @bp.before_request
@@ -54,22 +54,17 @@ def receive() -> ResponseReturnValue:
     notification = alertmanager.parse(body)
     service = web().service
     try:
-        decision = alertmanager.decide(
+        intake = alertmanager.decide(
             notification, settings, received_at=service.clock.now(),
-            recent_correlated=service.store.recent_correlated, callback_policy=service.callback_policy)
+            recent_correlated=service.recent_correlated, callback_policy=service.callback_policy)
     except (CallbackRefused, InvalidRequest) as exc:
         # Alertmanager does not retry a 4xx: this notification is lost unless someone reads this line.
         log.warning("alertmanager notification refused", extra={
             "event": "alertmanager.refused", "groupKey": notification.groupKey,
             "receiver": notification.receiver, "error": exc.message})
         raise
-    if decision.skip_reason is not None:
-        decision.trigger.note = decision.skip_reason
-        receipt = service.skip(decision.trigger)
-        status = 200
-    else:
-        receipt = service.accept(decision.trigger)
-        status = 202 if receipt.created else 200
+    receipt = service.take(intake)
+    status = 202 if receipt.created and not intake.skipped else 200
     stored = receipt.trigger
     log.info("alertmanager notification", extra={
         "event": "alertmanager.received", "trigger_id": stored.id, "state": stored.state.value,
@@ -78,10 +73,24 @@ def receive() -> ResponseReturnValue:
     response = jsonify({
         "id": stored.id,
         "state": stored.state.value,
-        "reason": stored.note if decision.skip_reason is not None else stored.reason,
+        "reason": stored.note if intake.skipped else stored.reason,
         "duplicate": not receipt.created,
         "backupId": stored.backup_id,
         "statusUrl": status_url(stored.id),
     })
     response.status_code = status
     return response
+
+
+OPENAPI = openapi.Described({
+    "/hooks/alertmanager": {
+        "post": openapi.operation(
+            "Alertmanager webhook_config receiver (bearer or basic auth)",
+            {"200": {"description": "Knowingly skipped (cooldown, resolved) or a duplicate"},
+             "202": {"description": "Stored; a backup will start or the running one is joined"},
+             **openapi.errors(400, 401, 413, 415, 503)},
+            security=[{"bearer": []}, {"basic": []}], tag="sources",
+            body={"required": True,
+                  "content": {"application/json": {"schema": openapi.ref(alertmanager.AmNotification)}}}),
+    },
+}, models=(alertmanager.AmNotification,))

@@ -8,7 +8,6 @@ restore from, so it never answers here.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Literal
 
 from flask import Blueprint, jsonify, request
@@ -19,14 +18,10 @@ from ..core.errors import NotFound
 from ..core.models import BackupTask
 from ..core.results import iso
 from ..sources.auth import caller_of_token
-from ..sources.generic import default_spec
 from . import openapi
 from .context import web
 
 bp = Blueprint("backups", __name__, url_prefix="/v1/backups")
-
-_EPOCH = datetime.fromtimestamp(0, UTC)
-
 
 class LatestBackup(BackupTask):
     """The latest SUCCESSFUL backup; ``id`` is SDDC Manager's task id."""
@@ -43,7 +38,7 @@ class LatestBackup(BackupTask):
 def latest_backup() -> ResponseReturnValue:
     caller_of_token(request.headers.get("Authorization"), web().api_tokens)
     service = web().service
-    backup = service.store.latest_successful_backup(default_spec().key(), _EPOCH)
+    backup = service.latest_backup()
     if backup is None or backup.completed_at is None:
         raise NotFound("This service has recorded no SUCCESSFUL backup yet.",
                        remediation="Take one first (POST /v1/triggers, or `vcf-backup-webhook trigger --wait`).")
@@ -56,9 +51,10 @@ def latest_backup() -> ResponseReturnValue:
     return jsonify(latest.model_dump(mode="json", exclude_none=True))
 
 
-openapi.register_model(LatestBackup)
-openapi.EXTRA_PATHS["/v1/backups/latest"] = {
-    "get": openapi.operation(
-        "The latest SUCCESSFUL backup and its age (read-only; for Terraform freshness checks)",
-        {"200": openapi.json_body(LatestBackup), **openapi.errors(401, 404)}, security=openapi.BEARER),
-}
+OPENAPI = openapi.Described({
+    "/v1/backups/latest": {
+        "get": openapi.operation(
+            "The latest SUCCESSFUL backup and its age (read-only; for Terraform freshness checks)",
+            {"200": openapi.json_body(LatestBackup), **openapi.errors(401, 404)}, security=openapi.BEARER),
+    },
+}, models=(LatestBackup,))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 
 from ..core.service import TriggerService
 
 EXTENSION = "vcf_backup_webhook"
+
+C = TypeVar("C")
 
 
 @dataclass
@@ -20,8 +22,16 @@ class WebContext:
     max_wait: float = 300.0
     public_url: str | None = None
     worker_stale_after: float = 60.0
-    sources: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, object] = field(default_factory=dict)  # registry name → that source's config
     metrics_text: Callable[[], bytes] = lambda: b""
+    openapi: dict[str, Any] = field(default_factory=dict)  # the document, built from the registered modules
+
+    def source_config(self, name: str, kind: type[C]) -> C:
+        """The config ``create_app`` built for source ``name``, checked to be of the type its blueprint expects."""
+        found = self.sources.get(name)
+        if not isinstance(found, kind):
+            raise LookupError(f"source {name!r} has no {kind.__name__} (is it registered in webhook.sources?)")
+        return found
 
 
 def web() -> WebContext:

@@ -2,11 +2,15 @@
 
 Request bodies are the source models themselves, responses are ``core.results`` and ``Error``; a
 test checks that every route of the app is described, so the document cannot drift from the code.
+One pattern for every route: each web module that has a blueprint says what it serves in an
+``OPENAPI = Described(paths, models)``, and ``create_app`` builds the document from the modules it
+registers (so a source added through the registry is described without touching this file).
 """
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, jsonify
@@ -16,21 +20,21 @@ from pydantic.json_schema import models_json_schema
 
 from .. import __version__
 from ..core.models import Error
-from ..core.results import BackupResult, TriggerPage, TriggerStatus
-from ..sources.alertmanager import AmNotification
-from ..sources.generic import GenericTriggerBody
+from ..core.results import BackupResult, TriggerStatus
+from .context import web
 
 bp = Blueprint("openapi", __name__)
 
 REF = "#/components/schemas/{model}"
-MODELS: list[type[BaseModel]] = [GenericTriggerBody, TriggerStatus, TriggerPage, BackupResult, Error, AmNotification]
-EXTRA_MODELS: list[type[BaseModel]] = []  # sources add theirs (see register_model)
+MODELS: list[type[BaseModel]] = [TriggerStatus, BackupResult, Error]  # what every document has
 
 
-def register_model(model: type[BaseModel]) -> type[BaseModel]:
-    if model not in EXTRA_MODELS:
-        EXTRA_MODELS.append(model)
-    return model
+@dataclass(frozen=True)
+class Described:
+    """What one web module serves: OpenAPI path items, and the models their schemas refer to."""
+
+    paths: dict[str, dict[str, Any]]
+    models: tuple[type[BaseModel], ...] = field(default=())
 
 
 def ref(model: type[BaseModel] | str) -> dict[str, str]:
@@ -69,69 +73,27 @@ WAIT = {"name": "wait", "in": "query", "required": False,
 TRIGGER_ID = {"name": "trigger_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-def paths() -> dict[str, Any]:
-    status_responses = {"200": json_body(TriggerStatus, "Finished (or no wait asked)"),
-                        "202": json_body(TriggerStatus, "Accepted / still running")}
-    return {
-        "/v1/triggers": {
-            "post": operation(
-                "Ask for a backup (coalesced with one already running)",
-                {**status_responses, **errors(400, 401, 413, 415, 503)}, security=BEARER, parameters=[WAIT],
-                body={"required": False, "content": {"application/json": {"schema": ref(GenericTriggerBody)}}}),
-            "get": operation(
-                "Audit trail: who asked for which backup, newest first", {"200": json_body(TriggerPage),
-                                                                        **errors(400, 401)},
-                security=BEARER, parameters=[
-                    {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                    for n in ("source", "state", "since", "limit", "before")]),
-        },
-        "/v1/triggers/{trigger_id}": {
-            "get": operation("A trigger, its backup and every delivery attempt",
-                             {**status_responses, **errors(400, 401, 404)}, security=BEARER,
-                             parameters=[TRIGGER_ID, WAIT]),
-        },
-        "/hooks/alertmanager": {
-            "post": operation(
-                "Alertmanager webhook_config receiver (bearer or basic auth)",
-                {"200": {"description": "Knowingly skipped (cooldown, resolved) or a duplicate"},
-                 "202": {"description": "Stored; a backup will start or the running one is joined"},
-                 **errors(400, 401, 413, 415, 503)},
-                security=[{"bearer": []}, {"basic": []}], tag="sources",
-                body={"required": True, "content": {"application/json": {"schema": ref(AmNotification)}}}),
-        },
-        "/hooks/slack": {
-            "post": operation(
-                "Slack slash command (signed with the app's signing secret)",
-                {"200": {"description": "Ephemeral Slack message (JSON)"}, **errors(400, 401, 413, 503)},
-                security=[{"slackSignature": []}], tag="sources",
-                body={"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
-                    "type": "object", "properties": {k: {"type": "string"} for k in (
-                        "team_id", "user_id", "user_name", "channel_id", "command", "text", "response_url",
-                        "trigger_id")}}}}}),
-        },
-        "/healthz": {"get": operation("The process answers", {"200": {"description": "ok"}}, tag="ops")},
-        "/readyz": {"get": operation("Store reachable and a worker loop beating",
-                                     {"200": {"description": "ready"}, "503": {"description": "not ready"}},
-                                     tag="ops")},
-        "/metrics": {"get": operation("Prometheus metrics", {"200": {"description": "text exposition"}},
-                                      tag="ops")},
-        "/openapi.json": {"get": operation("This document", {"200": {"description": "OpenAPI 3.1"}}, tag="ops")},
-    }
+STATUS_RESPONSES = {"200": json_body(TriggerStatus, "Finished (or no wait asked)"),
+                    "202": json_body(TriggerStatus, "Accepted / still running")}
 
 
-EXTRA_PATHS: dict[str, dict[str, Any]] = {}
-
-
-@cache
-def document() -> dict[str, Any]:
-    _, schemas = models_json_schema([(m, "validation") for m in [*MODELS, *EXTRA_MODELS]],
-                                    ref_template=REF)
+def document(parts: Iterable[Described]) -> dict[str, Any]:
+    """The whole document from the described modules (built once per app, by ``create_app``)."""
+    parts = list(parts)
+    models = list(MODELS)
+    for part in parts:
+        models += [m for m in part.models if m not in models]
+    _, schemas = models_json_schema([(m, "validation") for m in models], ref_template=REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for path, item in part.paths.items():
+            paths.setdefault(path, {}).update(item)
     return {
         "openapi": "3.1.0",
         "info": {"title": "vcf-backup-webhook", "version": __version__,
                  "description": "Take VMware Cloud Foundation SDDC Manager backups from Terraform, Alertmanager, "
                                 "Slack and scripts. Every error body is SDDC Manager's Error model."},
-        "paths": {**paths(), **EXTRA_PATHS},
+        "paths": paths,
         "components": {
             "schemas": schemas.get("$defs", {}),
             "securitySchemes": {
@@ -146,4 +108,8 @@ def document() -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi() -> ResponseReturnValue:
-    return jsonify(document())
+    return jsonify(web().openapi)
+
+
+OPENAPI = Described({"/openapi.json": {"get": operation("This document", {"200": {"description": "OpenAPI 3.1"}},
+                                                        tag="ops")}})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 
+from . import openapi
 from .context import web
 
 bp = Blueprint("ops", __name__)
@@ -20,27 +21,9 @@ def healthz() -> ResponseReturnValue:
 def readyz() -> ResponseReturnValue:
     """Ready when the store answers and a worker loop has beaten recently."""
     ctx = web()
-    checks: dict[str, str] = {}
-    ready = True
-    try:
-        ctx.service.store.ping()
-        checks["store"] = "ok"
-    except Exception as exc:  # any failure means not ready; the detail is for the operator
-        checks["store"] = f"unavailable ({type(exc).__name__})"
-        ready = False
-    try:
-        beat = ctx.service.store.last_heartbeat()
-    except Exception:
-        beat = None
-    if beat is None:
-        checks["worker"] = "no worker heartbeat"
-        ready = False
-    else:
-        age = (ctx.service.clock.now() - beat).total_seconds()
-        checks["worker"] = f"heartbeat {age:.1f} s ago"
-        if age > ctx.worker_stale_after:
-            ready = False
-    return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
+    found = ctx.service.readiness(ctx.worker_stale_after)
+    return jsonify({"status": "ready" if found.ready else "not ready", "checks": found.checks}), (
+        200 if found.ready else 503)
 
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -50,3 +33,13 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 def metrics() -> ResponseReturnValue:
     """Prometheus exposition for the whole node (all web and worker processes)."""
     return Response(web().metrics_text(), headers={"Content-Type": CONTENT_TYPE})
+
+
+OPENAPI = openapi.Described({
+    "/healthz": {"get": openapi.operation("The process answers", {"200": {"description": "ok"}}, tag="ops")},
+    "/readyz": {"get": openapi.operation("Store reachable and a worker loop beating",
+                                         {"200": {"description": "ready"}, "503": {"description": "not ready"}},
+                                         tag="ops")},
+    "/metrics": {"get": openapi.operation("Prometheus metrics", {"200": {"description": "text exposition"}},
+                                          tag="ops")},
+})

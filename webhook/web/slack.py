@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from ..core.errors import CallbackRefused, InvalidRequest, NotFound
 from ..sources import slack
 from ..sources import slack_messages as messages
+from . import openapi
 from .context import web
 from .inbound import raw_body
 
@@ -30,7 +31,7 @@ def reply(message: messages.Message) -> ResponseReturnValue:
 @bp.post("/hooks/slack")
 def slash_command() -> ResponseReturnValue:
     ctx = web()
-    config: slack.SlackConfig = ctx.sources["slack"]
+    config = ctx.source_config(slack.SOURCE, slack.SlackConfig)
     body = raw_body()  # the exact bytes, read before anything could parse the form
     slack.verify_request(config.signing_secret, body, request.headers, ctx.service.clock.now().timestamp())
     if request.headers.get("X-Slack-Retry-Num"):
@@ -66,14 +67,28 @@ def _status(trigger_id: str | None) -> messages.Message:
 def _backup(command: slack.SlashCommand, reason: str | None, config: slack.SlackConfig) -> messages.Message:
     service = web().service
     try:
-        trigger = slack.to_trigger(command, reason, config=config, received_at=service.clock.now())
+        intake = slack.intake(command, reason, config=config, received_at=service.clock.now())
     except (CallbackRefused, InvalidRequest) as exc:
         log.warning("slack command not actionable", extra={
             "event": "slack.rejected", "team_id": command.team_id, "user_id": command.user_id, "error": exc.message})
         return messages.problem(exc.message)
-    receipt = service.accept(trigger)
+    receipt = service.take(intake)
     log.info("slack backup requested", extra={
         "event": "slack.requested", "trigger_id": receipt.trigger.id, "new_trigger": receipt.created,
         "team_id": command.team_id, "channel_id": command.channel_id, "user_id": command.user_id,
         "user_name": command.user_name})
     return messages.requested(receipt.trigger.id, created=receipt.created, command=command.command)
+
+
+OPENAPI = openapi.Described({
+    "/hooks/slack": {
+        "post": openapi.operation(
+            "Slack slash command (signed with the app's signing secret)",
+            {"200": {"description": "Ephemeral Slack message (JSON)"}, **openapi.errors(400, 401, 413, 503)},
+            security=[{"slackSignature": []}], tag="sources",
+            body={"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+                "type": "object", "properties": {k: {"type": "string"} for k in (
+                    "team_id", "user_id", "user_name", "channel_id", "command", "text", "response_url",
+                    "trigger_id")}}}}}),
+    },
+})

@@ -41,7 +41,7 @@ class RunTaskAnswer(BaseModel):
 @bp.post("/hooks/terraform/run-task")
 def run_task() -> ResponseReturnValue:
     ctx = web()
-    config: terraform.RunTaskConfig = ctx.sources["terraform"]
+    config = ctx.source_config("terraform", terraform.RunTaskConfig)
     body = raw_body()
     terraform.verify_signature(config.hmac_key, body, request.headers.get(terraform.SIGNATURE_HEADER))
     require_json()
@@ -49,7 +49,8 @@ def run_task() -> ResponseReturnValue:
     if run.is_verification:
         log.info("run task verified", extra={"event": "tfc.verification", "organization": run.organization_name})
         return jsonify(RunTaskAnswer(state="verified").model_dump(exclude_none=True)), 200
-    receipt = terraform.receive(ctx.service, run, config, status_url=status_url)
+    intake = terraform.intake(run, config, received_at=ctx.service.clock.now(), status_url=status_url)
+    receipt = ctx.service.take(intake)
     trigger = receipt.trigger
     log.info("run task received", extra={
         "event": "tfc.run_task", "trigger_id": trigger.id, "duplicate": not receipt.created,
@@ -68,29 +69,30 @@ def terraform_hook() -> ResponseReturnValue:
     body = terraform.parse_hook_body(raw_body())
     wait = wait_seconds()  # the whole request is valid before anything is stored
     service = web().service
-    trigger = terraform.hook_trigger(body, caller=caller, received_at=service.clock.now(), headers=request.headers)
-    receipt = service.accept(trigger)
+    intake = terraform.hook_intake(body, caller=caller, received_at=service.clock.now(), headers=request.headers)
+    receipt = service.take(intake)
     view = service.receipt_view(receipt, wait)
     return view_response(view, created=receipt.created, waited=True)
 
 
-for _model in (terraform.RunTaskRequest, terraform.TerraformTriggerBody, RunTaskAnswer):
-    openapi.register_model(_model)
-openapi.EXTRA_PATHS["/hooks/terraform/run-task"] = {
-    "post": openapi.operation(
-        "HCP Terraform / TFE run task (HMAC-SHA512 signed); results PATCHed to task_result_callback_url",
-        {"200": openapi.json_body(RunTaskAnswer, "Stored (the backup and callbacks follow), passed at once, "
-                                                 "or verified"), **openapi.errors(400, 401, 413, 415, 503)},
-        security=[{"tfcSignature": []}], tag="sources",
-        body={"required": True, "content": {"application/json": {"schema": openapi.ref(terraform.RunTaskRequest)}}}),
-}
-openapi.EXTRA_PATHS["/hooks/terraform"] = {
-    "post": openapi.operation(
-        "Ask for a backup with Terraform context (workspace, runId, moduleAddress) for the audit trail",
-        {"200": openapi.json_body(TriggerStatus, "Finished (with ?wait)"),
-         "202": openapi.json_body(TriggerStatus, "Accepted / still running"),
-         **openapi.errors(400, 401, 413, 415, 503)},
-        security=openapi.BEARER, parameters=[openapi.WAIT], tag="sources",
-        body={"required": False,
-              "content": {"application/json": {"schema": openapi.ref(terraform.TerraformTriggerBody)}}}),
-}
+OPENAPI = openapi.Described({
+    "/hooks/terraform/run-task": {
+        "post": openapi.operation(
+            "HCP Terraform / TFE run task (HMAC-SHA512 signed); results PATCHed to task_result_callback_url",
+            {"200": openapi.json_body(RunTaskAnswer, "Stored (the backup and callbacks follow), passed at once, "
+                                                     "or verified"), **openapi.errors(400, 401, 413, 415, 503)},
+            security=[{"tfcSignature": []}], tag="sources",
+            body={"required": True,
+                  "content": {"application/json": {"schema": openapi.ref(terraform.RunTaskRequest)}}}),
+    },
+    "/hooks/terraform": {
+        "post": openapi.operation(
+            "Ask for a backup with Terraform context (workspace, runId, moduleAddress) for the audit trail",
+            {"200": openapi.json_body(TriggerStatus, "Finished (with ?wait)"),
+             "202": openapi.json_body(TriggerStatus, "Accepted / still running"),
+             **openapi.errors(400, 401, 413, 415, 503)},
+            security=openapi.BEARER, parameters=[openapi.WAIT], tag="sources",
+            body={"required": False,
+                  "content": {"application/json": {"schema": openapi.ref(terraform.TerraformTriggerBody)}}}),
+    },
+}, models=(terraform.RunTaskRequest, terraform.TerraformTriggerBody, RunTaskAnswer))

@@ -14,6 +14,7 @@ from ..core.service import TriggerView
 from ..core.triggers import TriggerState
 from ..sources import generic
 from ..sources.auth import caller_of_token
+from . import openapi
 from .context import web
 from .inbound import raw_body, require_json, status_url, wait_seconds
 
@@ -38,8 +39,8 @@ def create_trigger() -> ResponseReturnValue:
     body = generic.parse_body(raw_body())
     wait = wait_seconds()  # the whole request is valid before anything is stored
     ctx = web()
-    trigger = generic.to_trigger(body, caller=caller, received_at=ctx.service.clock.now(), headers=request.headers)
-    receipt = ctx.service.accept(trigger)
+    intake = generic.intake(body, caller=caller, received_at=ctx.service.clock.now(), headers=request.headers)
+    receipt = ctx.service.take(intake)
     view = ctx.service.receipt_view(receipt, wait)
     return view_response(view, created=receipt.created, waited=True)
 
@@ -67,11 +68,34 @@ def list_triggers() -> ResponseReturnValue:
                                          "limit is 1-500.") from None
     if since is not None and since.tzinfo is None:
         raise InvalidRequest("since needs a time zone, e.g. 2026-11-27T10:00:00Z.")
-    found = web().service.history(source=args.get("source") or None, state=state, since=since, limit=limit,
-                                  before_id=args.get("before") or None)
-    items = [web().service.view(t.id).status(status_url(t.id)) for t in found]
+    found = web().service.audit_page(source=args.get("source") or None, state=state, since=since, limit=limit,
+                                     before_id=args.get("before") or None)
+    items = [view.status(status_url(view.trigger.id)) for view in found]
     next_page = None
     if len(found) == limit:
-        query = {k: v for k, v in args.items() if k != "before"} | {"before": found[-1].id}
+        query = {k: v for k, v in args.items() if k != "before"} | {"before": found[-1].trigger.id}
         next_page = f"{request.base_url}?{urlencode(query)}"
     return jsonify(TriggerPage(items=items, next=next_page).model_dump(mode="json", exclude_none=True))
+
+
+OPENAPI = openapi.Described({
+    "/v1/triggers": {
+        "post": openapi.operation(
+            "Ask for a backup (coalesced with one already running)",
+            {**openapi.STATUS_RESPONSES, **openapi.errors(400, 401, 413, 415, 503)}, security=openapi.BEARER,
+            parameters=[openapi.WAIT],
+            body={"required": False,
+                  "content": {"application/json": {"schema": openapi.ref(generic.GenericTriggerBody)}}}),
+        "get": openapi.operation(
+            "Audit trail: who asked for which backup, newest first",
+            {"200": openapi.json_body(TriggerPage), **openapi.errors(400, 401)},
+            security=openapi.BEARER, parameters=[
+                {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                for n in ("source", "state", "since", "limit", "before")]),
+    },
+    "/v1/triggers/{trigger_id}": {
+        "get": openapi.operation("A trigger, its backup and every delivery attempt",
+                                 {**openapi.STATUS_RESPONSES, **openapi.errors(400, 401, 404)},
+                                 security=openapi.BEARER, parameters=[openapi.TRIGGER_ID, openapi.WAIT]),
+    },
+}, models=(generic.GenericTriggerBody, TriggerPage))

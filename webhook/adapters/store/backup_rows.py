@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -22,6 +23,14 @@ class BackupRows(StoreBase):
         with self._tx() as conn:
             row = conn.execute(sa.select(backups).where(backups.c.id == backup_id)).mappings().first()
         return rows.backup_of(row) if row else None
+
+    def backups_by_id(self, backup_ids: Sequence[str]) -> dict[str, Backup]:
+        """Many backups in one query (an audit page shows each trigger's backup)."""
+        if not backup_ids:
+            return {}
+        with self._tx() as conn:
+            found = conn.execute(sa.select(backups).where(backups.c.id.in_(set(backup_ids)))).mappings().all()
+        return {row["id"]: rows.backup_of(row) for row in found}
 
     def find_backup_by_task(self, sddc_task_id: str) -> Backup | None:
         with self._tx() as conn:

@@ -25,6 +25,18 @@ class DeliveryRows(StoreBase):
         with self._tx() as conn:
             return [rows.delivery_of(r) for r in conn.execute(query).mappings()]
 
+    def deliveries_of_triggers(self, trigger_ids: Sequence[str]) -> dict[str, list[Delivery]]:
+        """Many triggers' deliveries in one query, each list oldest first (an audit page)."""
+        if not trigger_ids:
+            return {}
+        query = (sa.select(deliveries).where(deliveries.c.trigger_id.in_(set(trigger_ids)))
+                 .order_by(deliveries.c.created_at))
+        found: dict[str, list[Delivery]] = {trigger_id: [] for trigger_id in trigger_ids}
+        with self._tx() as conn:
+            for row in conn.execute(query).mappings():
+                found[row["trigger_id"]].append(rows.delivery_of(row))
+        return found
+
     def add_deliveries(self, owed: Sequence[Delivery]) -> None:
         if owed:
             with self._tx(write=True) as conn:
