@@ -21,7 +21,7 @@ from typing import Any
 from flask import Flask, request
 
 from bench.bare_app import BareGunicorn
-from webhook.adapters.schema import metadata
+from webhook.adapters.store.schema import metadata
 from webhook.adapters.store.engine import make_engine, writer_queue
 from webhook.adapters.store.group_commit import GroupCommit
 from webhook.settings import Settings

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from webhook.adapters import rows
-from webhook.adapters.schema import backups, deliveries, triggers
+from webhook.adapters.store import rows
+from webhook.adapters.store.schema import backups, deliveries, triggers
 from webhook.adapters.store import SqlStore
 from webhook.app import build_worker
 from webhook.core.models import Resource

@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from ...core.triggers import (
     Backup, BackupState,
 )
-from .. import rows
-from ..schema import backups
+from . import rows
+from .schema import backups
 from .base import ACTIVE, ACTIVE_SLOT, StoreBase, log
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from ...core.errors import StoreUnavailable
 from ...core.metrics import Metrics, NullMetrics
 from ...core.triggers import BackupState
-from ..schema import metadata
+from .schema import metadata
 from .engine import make_engine, writer_queue
 
 log = logging.getLogger("webhook.store")

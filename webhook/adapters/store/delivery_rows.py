@@ -12,9 +12,15 @@ from sqlalchemy.engine import Connection
 from ...core.triggers import (
     Delivery, DeliveryEvent, DeliveryState, RecordedAttempt, Trigger, TriggerState,
 )
-from .. import rows
-from ..schema import deliveries, triggers
+from . import rows
+from .schema import deliveries, triggers
 from .base import StoreBase
+
+
+def insert_deliveries(conn: Connection, owed: Sequence[Delivery]) -> None:
+    """Insert deliveries inside the caller's transaction (triggers owe them as they are stored or attached)."""
+    if owed:
+        conn.execute(deliveries.insert(), [rows.delivery_row(d) for d in owed])
 
 
 class DeliveryRows(StoreBase):
@@ -40,11 +46,7 @@ class DeliveryRows(StoreBase):
     def add_deliveries(self, owed: Sequence[Delivery]) -> None:
         if owed:
             with self._tx(write=True) as conn:
-                self._insert_deliveries(conn, owed)
-
-    def _insert_deliveries(self, conn: Connection, owed: Sequence[Delivery]) -> None:
-        if owed:
-            conn.execute(deliveries.insert(), [rows.delivery_row(d) for d in owed])
+                insert_deliveries(conn, owed)
 
     def claim_deliveries(self, owner: str, now: datetime, lease_seconds: float, limit: int) -> list[Delivery]:
         t = now.timestamp()

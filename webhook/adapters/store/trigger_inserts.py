@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ..schema import triggers
+from .schema import triggers
 
 Key = tuple[str, str]  # (caller, dedupe key)
 

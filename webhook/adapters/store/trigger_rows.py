@@ -17,9 +17,10 @@ from ...core.errors import StoreUnavailable
 from ...core.triggers import (
     Delivery, Trigger, TriggerState,
 )
-from .. import rows
-from ..schema import backups, deliveries, triggers
+from . import rows
+from .schema import backups, deliveries, triggers
 from .base import StoreBase
+from .delivery_rows import insert_deliveries
 from .group_commit import GroupCommit
 from .trigger_inserts import BatchWriter, CoreWriter, sqlite_transaction
 
@@ -194,7 +195,7 @@ class TriggerRows(StoreBase):
             if ids:
                 conn.execute(triggers.update().where(triggers.c.id.in_(ids)).values(
                     state=TriggerState.ATTACHED.value, backup_id=backup_id))
-                self._insert_deliveries(conn, [d for d in started if d.trigger_id in ids])
+                insert_deliveries(conn, [d for d in started if d.trigger_id in ids])
             return ids
 
     def complete_triggers(
@@ -209,7 +210,7 @@ class TriggerRows(StoreBase):
                 if note:
                     values["note"] = note
                 conn.execute(triggers.update().where(triggers.c.id.in_(ids)).values(**values))
-                self._insert_deliveries(conn, [d for d in deliveries_owed if d.trigger_id in ids])
+                insert_deliveries(conn, [d for d in deliveries_owed if d.trigger_id in ids])
             return ids
 
     def _eligible(self, conn: Connection, ids: Sequence[str], states: Sequence[TriggerState]) -> list[str]:

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from ...core.triggers import (
     DeliveryState, TriggerState,
 )
-from .. import rows
-from ..schema import backups, deliveries, triggers, workers
+from . import rows
+from .schema import backups, deliveries, triggers, workers
 from .base import ACTIVE, StoreBase
 
 

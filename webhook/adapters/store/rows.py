@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ..core.models import BackupSpec, Error, Resource
-from ..core.triggers import (
+from ...core.models import BackupSpec, Error, Resource
+from ...core.triggers import (
     Backup, BackupState, CallbackTarget, Delivery, DeliveryAttempt, DeliveryEvent, DeliveryState, Trigger,
     TriggerState,
 )
