@@ -1,0 +1,256 @@
+"""The ``Store`` port's contract: the same cases on SQLite and on a real PostgreSQL server.
+
+Each case states what the core relies on (idempotent adds, one active backup, leases as the only
+lock, conditional state changes), so a third adapter, or a change to one of these two, is held to
+the same promises. PostgreSQL runs from Debian's package (tests/support/postgres.py); each case
+gets a database of its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from webhook.adapters.store import SqlStore
+from webhook.core.models import default_spec
+from webhook.core.ports import Store
+from webhook.core.triggers import (
+    Backup, BackupState, CallbackTarget, Delivery, DeliveryAttempt, DeliveryEvent, DeliveryState, RecordedAttempt,
+    Trigger, TriggerState,
+)
+
+from tests.support.postgres import binaries, postgres_server
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+TARGET = CallbackTarget(kind="webhook", url="https://hooks.example.com/x", options={"access_token": "s3cret"})
+_databases = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    if binaries() is None:
+        pytest.skip("PostgreSQL server binaries are not installed (.ci/run installs Debian's postgresql)")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[SqlStore]:
+    if request.param == "sqlite":
+        made = SqlStore.from_url(f"sqlite:///{tmp_path / 'contract.db'}")
+    else:
+        server = request.getfixturevalue("postgres_url")
+        name = f"contract_{next(_databases)}"
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        made = SqlStore.from_url(server.rsplit("/", 1)[0] + f"/{name}")
+    yield made
+    made.engine.dispose()
+
+
+def trigger(n: int = 0, *, source: str = "generic", caller: str = "ci", key: str | None = None,
+            correlation: str | None = None, callback: CallbackTarget | None = None) -> Trigger:
+    return Trigger(source=source, caller=caller, spec=default_spec(), reason=f"t{n}", dedupe_key=key,
+                   correlation_key=correlation, callback=callback, received_at=NOW + timedelta(seconds=n))
+
+
+def delivery(of: Trigger, event: DeliveryEvent = DeliveryEvent.COMPLETED, *, at: datetime = NOW) -> Delivery:
+    return Delivery(trigger_id=of.id, event=event, target=TARGET, body={"n": of.reason}, created_at=at,
+                    next_attempt_at=at, give_up_at=at + timedelta(hours=1))
+
+
+def ended(store: Store, backup: Backup, state: BackupState = BackupState.SUCCESSFUL) -> Backup:
+    [claimed] = store.claim_backups("w1", NOW, 60, 10)
+    claimed.state, claimed.completed_at, claimed.sddc_task_id = state, NOW, f"task-{backup.id}"
+    assert store.save_backup(claimed, "w1")
+    return claimed
+
+
+# --------------------------------------------------------------------------------------- triggers
+def test_a_trigger_reads_back_as_stored_with_what_it_owes(store: Store):
+    first = trigger(1, callback=TARGET)
+    stored, created = store.add_trigger(first, [delivery(first)])
+    assert created and stored.id == first.id
+    again = store.get_trigger(first.id)
+    assert again is not None and again.model_dump() == first.model_dump()
+    assert [d.trigger_id for d in store.deliveries_of_trigger(first.id)] == [first.id]
+    assert store.get_trigger("trg_missing") is None
+
+
+def test_the_same_caller_and_dedupe_key_is_one_trigger_and_owes_once(store: Store):
+    first, twin = trigger(1, key="k"), trigger(2, key="k")
+    store.add_trigger(first, [delivery(first)])
+    stored, created = store.add_trigger(twin, [delivery(twin)])
+    assert not created and stored.id == first.id
+    assert len(store.deliveries_of_trigger(first.id)) == 1 and store.deliveries_of_trigger(twin.id) == []
+    other, created = store.add_trigger(trigger(3, caller="someone-else", key="k"))
+    assert created and other.id != first.id
+
+
+def test_a_skipped_trigger_is_finished_when_it_came(store: Store):
+    skipped, created = store.skip_trigger(trigger(1))
+    assert created and skipped.state is TriggerState.SKIPPED
+    found = store.get_trigger(skipped.id)
+    assert found is not None and found.state is TriggerState.SKIPPED and found.completed_at == found.received_at
+
+
+def test_history_is_newest_first_filtered_and_paged(store: Store):
+    made = [store.add_trigger(trigger(n, source="generic" if n % 2 else "slack"))[0] for n in range(6)]
+    newest = store.list_triggers(source=None, state=None, since=None, limit=10)
+    assert [t.id for t in newest] == [t.id for t in reversed(made)]
+    assert [t.id for t in store.list_triggers(source="slack", state=None, since=None, limit=10)] == [
+        made[4].id, made[2].id, made[0].id]
+    page = store.list_triggers(source=None, state=None, since=None, limit=2, before_id=made[3].id)
+    assert [t.id for t in page] == [made[2].id, made[1].id]
+    since = store.list_triggers(source=None, state=None, since=NOW + timedelta(seconds=4), limit=10)
+    assert [t.id for t in since] == [made[5].id, made[4].id]
+    assert store.list_triggers(source=None, state=TriggerState.DONE, since=None, limit=10) == []
+    latest = store.latest_trigger("generic")
+    assert latest is not None and latest.id == made[5].id
+
+
+def test_the_cooldown_lookup_finds_the_latest_correlated_trigger_that_was_not_skipped(store: Store):
+    early = store.add_trigger(trigger(1, source="alertmanager", correlation="am:x"))[0]
+    store.skip_trigger(trigger(5, source="alertmanager", correlation="am:x"))
+    found = store.recent_correlated("alertmanager", "am:x", NOW)
+    assert found is not None and found.id == early.id
+    assert store.recent_correlated("alertmanager", "am:x", NOW + timedelta(seconds=2)) is None
+    assert store.recent_correlated("alertmanager", "am:y", NOW) is None
+
+
+# ---------------------------------------------------------------------------------------- backups
+def test_one_backup_is_active_at_a_time_and_its_triggers_attach_once(store: Store):
+    waiting = [store.add_trigger(trigger(n, callback=TARGET))[0] for n in range(3)]
+    assert [t.id for t in store.accepted_triggers(10)] == [t.id for t in waiting]
+    backup, opened = store.open_backup(Backup(spec=default_spec(), created_at=NOW))
+    second, opened_again = store.open_backup(Backup(spec=default_spec(), created_at=NOW))
+    assert opened and not opened_again and second.id == backup.id
+    active = store.active_backup()
+    assert active is not None and active.id == backup.id
+    started = [delivery(t, DeliveryEvent.STARTED) for t in waiting]
+    assert sorted(store.attach_triggers([t.id for t in waiting], backup.id, started)) == sorted(
+        t.id for t in waiting)
+    assert store.attach_triggers([t.id for t in waiting], backup.id, started) == []  # only ACCEPTED attach
+    assert {t.state for t in store.triggers_of_backup(backup.id)} == {TriggerState.ATTACHED}
+    assert all(len(store.deliveries_of_trigger(t.id)) == 1 for t in waiting)
+    assert store.accepted_triggers(10) == []
+
+
+def test_completing_finishes_only_unfinished_triggers_and_frees_the_slot(store: Store):
+    attached = store.add_trigger(trigger(1))[0]
+    backup, _ = store.open_backup(Backup(spec=default_spec(), created_at=NOW))
+    store.attach_triggers([attached.id], backup.id, [])
+    done = ended(store, backup)
+    assert store.active_backup() is None
+    assert [t.id for t in store.stranded_triggers(10)] == [attached.id]
+    assert store.complete_triggers([attached.id], backup.id, NOW, "ok", [delivery(attached)]) == [attached.id]
+    assert store.complete_triggers([attached.id], backup.id, NOW, "again", [delivery(attached)]) == []
+    finished = store.get_trigger(attached.id)
+    assert finished is not None and finished.state is TriggerState.DONE and finished.note == "ok"
+    assert len(store.deliveries_of_trigger(attached.id)) == 1 and store.stranded_triggers(10) == []
+    assert store.find_backup_by_task(f"task-{backup.id}") == done
+    latest = store.latest_successful_backup(default_spec().key(), NOW - timedelta(days=1))
+    assert latest is not None and latest.id == backup.id
+    assert store.latest_successful_backup(default_spec().key(), NOW + timedelta(days=1)) is None
+    assert set(store.backups_by_id([backup.id, "bkp_missing"])) == {backup.id}
+
+
+def test_a_backup_lease_is_the_lock(store: Store):
+    backup, _ = store.open_backup(Backup(spec=default_spec(), created_at=NOW))
+    [claimed] = store.claim_backups("w1", NOW, 60, 10)
+    assert store.claim_backups("w2", NOW, 60, 10) == []  # leased to w1
+    claimed.sddc_status = "In Progress"
+    assert not store.save_backup(claimed, "w2") and store.save_backup(claimed, "w1")
+    store.release_backup(backup.id, "w1")
+    [again] = store.claim_backups("w2", NOW, 60, 10)
+    assert again.sddc_status == "In Progress"
+    assert [b.id for b in store.claim_backups("w3", NOW + timedelta(seconds=61), 60, 10)] == [backup.id]
+    assert store.get_backup(backup.id) is not None and store.get_backup("bkp_missing") is None
+
+
+# ------------------------------------------------------------------------------------- deliveries
+def test_deliveries_are_claimed_when_due_and_attempts_are_appended(store: Store):
+    owner = store.add_trigger(trigger(1))[0]
+    due, later = delivery(owner), delivery(owner, at=NOW + timedelta(minutes=5))
+    store.add_deliveries([due, later])
+    [claimed] = store.claim_deliveries("w1", NOW, 60, 10)
+    assert claimed.id == due.id and store.claim_deliveries("w2", NOW, 60, 10) == []
+    failed = RecordedAttempt(delivery_id=due.id, attempt=DeliveryAttempt(at=NOW, status_code=503),
+                             state=DeliveryState.PENDING, next_attempt_at=NOW + timedelta(seconds=1),
+                             last_error="HTTP 503")
+    store.record_attempts("w1", [failed])
+    [retried] = store.claim_deliveries("w2", NOW + timedelta(seconds=1), 60, 10)
+    ok = RecordedAttempt(delivery_id=due.id, attempt=DeliveryAttempt(at=NOW, status_code=200),
+                         state=DeliveryState.DELIVERED)
+    store.record_attempts("w1", [ok])  # w1 lost the lease: nothing changes
+    store.record_attempts("w2", [ok])
+    [first, second] = store.deliveries_of_trigger(owner.id)
+    assert first.state is DeliveryState.DELIVERED and [a.status_code for a in first.attempts] == [503, 200]
+    assert retried.id == first.id and second.state is DeliveryState.PENDING
+    assert {d.id for d in store.deliveries_of_triggers([owner.id, "trg_none"])[owner.id]} == {due.id, later.id}
+
+
+def test_a_cancelled_delivery_is_never_claimed_again(store: Store):
+    owner = store.add_trigger(trigger(1))[0]
+    owed = delivery(owner)
+    store.add_deliveries([owed])
+    store.claim_deliveries("w1", NOW, 60, 10)
+    store.cancel_delivery(owed.id, "w1", "superseded")
+    [cancelled] = store.deliveries_of_trigger(owner.id)
+    assert cancelled.state is DeliveryState.CANCELLED and cancelled.last_error == "superseded"
+    assert store.claim_deliveries("w1", NOW + timedelta(hours=1), 60, 10) == []
+
+
+def test_a_deadline_wins_only_over_an_unfinished_trigger(store: Store):
+    waiting = store.add_trigger(trigger(1, callback=TARGET))[0]
+    expired = store.expire_trigger(waiting.id, NOW, "too late")
+    assert expired is not None and expired.state is TriggerState.DONE and expired.note == "too late"
+    finished = store.add_trigger(trigger(2, callback=TARGET))[0]
+    store.complete_triggers([finished.id], "bkp_x", NOW, None, [delivery(finished)])
+    assert store.expire_trigger(finished.id, NOW, "too late") is None
+    assert store.expire_trigger(store.skip_trigger(trigger(3))[0].id, NOW, "x") is None
+
+
+def test_callback_secrets_are_forgotten_everywhere(store: Store):
+    owner = store.add_trigger(trigger(1, callback=TARGET), [])[0]
+    store.add_deliveries([delivery(owner)])
+    store.forget_callback_options(owner.id, ["access_token"])
+    stored = store.get_trigger(owner.id)
+    assert stored is not None and stored.callback is not None and "access_token" not in stored.callback.options
+    assert all("access_token" not in d.target.options for d in store.deliveries_of_trigger(owner.id))
+
+
+# ---------------------------------------------------------------------------------------- workers
+def test_heartbeats_leases_and_wake_up_times(store: Store):
+    store.ping()
+    assert store.last_heartbeat() is None and store.next_due() is None
+    store.heartbeat("w1", NOW)
+    store.heartbeat("w1", NOW + timedelta(seconds=5))
+    assert store.last_heartbeat() == NOW + timedelta(seconds=5)
+    owner = store.add_trigger(trigger(1))[0]
+    assert store.next_due() is not None and store.next_due() <= NOW  # an ACCEPTED trigger: now
+    store.complete_triggers([owner.id], "bkp_x", NOW, None, [])
+    store.add_deliveries([delivery(owner, at=NOW + timedelta(minutes=3))])
+    assert store.next_due() == NOW + timedelta(minutes=3)
+    store.claim_deliveries("w1", NOW + timedelta(minutes=3), 600, 10)
+    store.release_leases("w1")
+    assert len(store.claim_deliveries("w2", NOW + timedelta(minutes=3), 600, 10)) == 1
+    assert store.last_heartbeat() is None  # w1 said goodbye
+
+
+def test_prune_deletes_finished_history_but_nothing_still_owed(store: Store):
+    old_done = store.add_trigger(trigger(1))[0]
+    store.complete_triggers([old_done.id], "bkp_x", NOW, None, [])
+    owing = store.add_trigger(trigger(2))[0]
+    store.complete_triggers([owing.id], "bkp_x", NOW, None, [delivery(owing)])
+    running = store.add_trigger(trigger(3))[0]
+    gone = store.prune(NOW + timedelta(days=1))
+    assert gone["triggers"] == 1
+    assert store.get_trigger(old_done.id) is None
+    assert store.get_trigger(owing.id) is not None and store.get_trigger(running.id) is not None
