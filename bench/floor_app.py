@@ -20,13 +20,14 @@ from typing import Any
 
 from flask import Flask, request
 
-from bench.bare_app import BareGunicorn
-from webhook.adapters.store.schema import metadata
 from webhook.adapters.store.engine import make_engine, writer_queue
 from webhook.adapters.store.group_commit import GroupCommit
+from webhook.adapters.store.schema import metadata
 from webhook.settings import Settings
 from webhook.sources.auth import caller_of_token
 from webhook.sources.generic import parse_body
+
+from bench.bare_app import BareGunicorn
 
 _COLUMNS = ("id", "source", "caller", "spec", "spec_key", "reason", "received_at", "state")
 

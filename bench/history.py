@@ -19,15 +19,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from webhook.adapters.store import rows
+from webhook.adapters.store import SqlStore, rows
 from webhook.adapters.store.schema import backups, deliveries, triggers
-from webhook.adapters.store import SqlStore
 from webhook.app import build_worker
 from webhook.core.models import Resource
 from webhook.core.results import result_document
 from webhook.core.triggers import (
-    Backup, BackupState, CallbackTarget, Delivery, DeliveryAttempt, DeliveryEvent, DeliveryState, Trigger,
-    TriggerState, new_id,
+    Backup,
+    BackupState,
+    CallbackTarget,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryEvent,
+    DeliveryState,
+    Trigger,
+    TriggerState,
+    new_id,
 )
 from webhook.settings import Settings
 from webhook.simulator import SimulatorConfig, SimulatorServer

@@ -81,7 +81,8 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
         errors = _f(r["errors"]) + (f" ({', '.join(kinds.get(k, k) for k in r['error_detail'])})"
                                     if r["errors"] else "")
         lines.append(f"| {server} | {r['endpoint']} | {r.get('sync', '') if compared else ''} | {r['conns']} | "
-                     f"{_f(r['rps'])} | {_f(r['p50_ms'], 1)} | {_f(r['p99_ms'], 1)} | {errors} | {_f(r.get('cpu_ms'), 2)} | "
+                     f"{_f(r['rps'])} | {_f(r['p50_ms'], 1)} | {_f(r['p99_ms'], 1)} | {errors} | "
+                     f"{_f(r.get('cpu_ms'), 2)} | "
                      f"{ratio_bare} | "
                      f"{ratio_peer} |")
     for name in ack.get("unavailable", []):
@@ -103,7 +104,8 @@ def storm_table(storm: dict[str, Any], peer: dict[str, Any] | None) -> list[str]
     return [
         "| | vcf-backup-webhook | peer (adnanh/webhook) |", "|---|---:|---:|",
         f"| triggers sent ({', '.join(storm['sources'])}) | {storm['triggers']:,} | {_f(p.get('triggers', dash))} |",
-        f"| sent in (16 connections) | {_f(storm['send_seconds'], 1)} s | {_f(p.get('send_seconds'), 1) if peer else dash} s |",
+        f"| sent in (16 connections) | {_f(storm['send_seconds'], 1)} s | "
+        f"{_f(p.get('send_seconds'), 1) if peer else dash} s |",
         f"| acknowledged (2xx) | {storm['acked_2xx']:,} | {_f(p.get('acked_2xx', dash))} |",
         f"| backups started (POSTs to /v1/backups/tasks; peer: script runs) | {storm['backups_started']} | "
         f"{_f(p.get('backups_started', dash))} |",

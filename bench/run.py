@@ -86,7 +86,8 @@ def run(profile: Profile, mode: str, only: tuple[str, ...], out: Path, keep_work
             ctx, settle=profile.settle, shared_node=profile.shared_node), strict=True)),
         "storm": lambda: results.update(
             storm=storm.run_storm(ctx, profile.storm_total, profile.storm_backup, profile.storm_timeout),
-            peer_storm=storm.run_peer_storm(ctx, profile.storm_total, profile.settle) if servers.peer_available() else None),
+            peer_storm=(storm.run_peer_storm(ctx, profile.storm_total, profile.settle)
+                        if servers.peer_available() else None)),
         "reaction": lambda: results.update(reaction=reaction.run_reaction(ctx, profile.reaction_samples)),
         "growth": lambda: results.update(growth=history.run_growth(
             ctx, profile.growth_sizes, profile.growth_cycles, profile.growth_seconds)),

@@ -30,7 +30,9 @@ SENDERS = 16
 Request = tuple[str, dict[str, str], bytes]
 
 
-def fire(base_url: str, requests: list[Request], conns: int = SENDERS, timeout: float = 120.0) -> list[tuple[int, float]]:
+def fire(
+    base_url: str, requests: list[Request], conns: int = SENDERS, timeout: float = 120.0,
+) -> list[tuple[int, float]]:
     """Send every request once over ``conns`` keep-alive connections; (status, time answered) each."""
     target = urlsplit(base_url)
     todo: queue.SimpleQueue[Request] = queue.SimpleQueue()

@@ -91,7 +91,8 @@ def _ack_targets(ack: dict[str, Any], checks: list[dict[str, Any]]) -> None:
 
 def _storm_targets(storm: dict[str, Any], checks: list[dict[str, Any]]) -> None:
     total = storm["triggers"]
-    _check(checks, "2. storm: every trigger acknowledged", f"{storm['acked_2xx']} of {total}", storm["acked_2xx"] == total)
+    _check(checks, "2. storm: every trigger acknowledged", f"{storm['acked_2xx']} of {total}",
+           storm["acked_2xx"] == total)
     _check(checks, "2. storm: exactly 1 POST /v1/backups/tasks", str(storm["backups_started"]),
            storm["backups_started"] == 1)
     _check(checks, f"2. storm: {total} results delivered", str(storm["results_delivered"]),

@@ -112,7 +112,9 @@ def stored_triggers(database: Path) -> int:
         return int(db.execute("SELECT count(*) FROM triggers").fetchone()[0])
 
 
-def node_runs(ctx: Context, label: str, endpoints: list[Endpoint], **env: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def node_runs(
+    ctx: Context, label: str, endpoints: list[Endpoint], **env: str,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One fresh node, its endpoints one after another at every connection count; rows plus its memory."""
     port = servers.free_port()
     database = ctx.work / f"{label}.db"
@@ -126,7 +128,8 @@ def node_runs(ctx: Context, label: str, endpoints: list[Endpoint], **env: str) -
         sampler = MemorySampler(roles).start()
         for endpoint in endpoints:
             name = endpoint.path.rsplit("/", 1)[1]
-            callback_of = (lambda i, n=name: f"http://{ctx.receiver_host}/tp/{label}/{n}/{i}") if endpoint.unique else None
+            callback_of = ((lambda i, n=name: f"http://{ctx.receiver_host}/tp/{label}/{n}/{i}")
+                           if endpoint.unique else None)
             warmed = warm(ctx, node.url, endpoint, f"{label}-{name}", callback_of=callback_of)
             acked += warmed.requests - warmed.errors if warmed else 0
             for conns in ctx.conns:

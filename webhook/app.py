@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flask import Flask
@@ -18,7 +18,6 @@ from .adapters.store import SqlStore
 from .core.callbacks import CallbackPolicy, HostAllowlist
 from .core.clock import SystemClock
 from .core.deliveries import DeliveryPolicy
-from .core.errors import ServiceError
 from .core.metrics import Metrics
 from .core.ports import Clock, Notifier, SddcManager, Store
 from .core.service import TriggerService
@@ -112,8 +111,9 @@ def build_worker(
     config = WorkerConfig(
         lease_seconds=settings.worker_lease, poll_initial=settings.poll_interval,
         poll_max=settings.poll_max_interval, backup_timeout=settings.backup_timeout, retention=settings.retention,
-        **({"worker_id": worker_id} if worker_id else {}),
     )
+    if worker_id:
+        config = replace(config, worker_id=worker_id)
     return Worker(store, sddc or build_sddc_client(settings), notifier or build_notifier(settings, store),
                   clock or SystemClock(), config,
                   DeliveryPolicy(budget_seconds=settings.callback_budget, started_event_kinds=started_kinds()),
@@ -125,7 +125,11 @@ def run_worker_loop(settings: Settings, store: Store, stop: threading.Event, **k
     worker = build_worker(settings, store, **kwargs)  # type: ignore[arg-type]
     wake = threading.Event()
     Doorbell(doorbell_dir(settings.database_url)).listen(worker.owner, wake, stop)
-    stopper = threading.Thread(target=lambda: (stop.wait(), wake.set()), daemon=True)
+    def wake_on_stop() -> None:
+        stop.wait()
+        wake.set()
+
+    stopper = threading.Thread(target=wake_on_stop, daemon=True)
     stopper.start()
     worker.run_forever(stop, wake)
 

@@ -13,10 +13,7 @@ def describe_settings(settings: Settings) -> list[str]:
     lines = []
     for name in type(settings).model_fields:
         value = getattr(settings, name)
-        if name in SECRET_FIELDS:
-            shown = "(set, hidden)" if value else "(not set)"
-        else:
-            shown = repr(value)
+        shown = ("(set, hidden)" if value else "(not set)") if name in SECRET_FIELDS else repr(value)
         lines.append(f"  VCFBACKUP_{name.upper()} = {shown}")
     return lines
 
@@ -29,7 +26,8 @@ def run_check(settings: Settings, echo: Callable[[str], None]) -> int:
     if not settings.api_tokens:
         problems.append("No API tokens: every /v1/triggers request is refused. Set VCFBACKUP_API_TOKENS=name:token.")
     if not settings.callback_allowed_hosts:
-        problems.append("No callback hosts allowed: every callbackUrl is refused. Set VCFBACKUP_CALLBACK_ALLOWED_HOSTS.")
+        problems.append("No callback hosts allowed: every callbackUrl is refused. "
+                        "Set VCFBACKUP_CALLBACK_ALLOWED_HOSTS.")
     if not settings.callback_signing_secret:
         problems.append("Callbacks are unsigned. Set VCFBACKUP_CALLBACK_SIGNING_SECRET (whsec_<base64>).")
     try:

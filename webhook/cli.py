@@ -52,8 +52,12 @@ def serve(host: str | None, port: int | None, no_worker: bool) -> None:
     child: subprocess.Popen[bytes] | None = None
     if not no_worker:
         nice = settings.worker_nice
-        child = subprocess.Popen([sys.executable, "-m", "webhook", "worker"],
-                                 preexec_fn=lambda: (_die_with_parent(), os.nice(nice)))
+
+        def _in_child() -> None:
+            _die_with_parent()
+            os.nice(nice)
+
+        child = subprocess.Popen([sys.executable, "-m", "webhook", "worker"], preexec_fn=_in_child)
     try:
         run_gunicorn(settings)
     finally:

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
-    BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource,
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
 )
 
 from .core.durations import parse_duration
@@ -88,7 +92,8 @@ class Settings(BaseSettings):
 
     # Callbacks
     callback_allowed_hosts: CommaList = Field(default_factory=list,
-                                              description="Hosts (host or host:port, *.example.com) callbacks may go to")
+                                              description="Hosts (host or host:port, *.example.com) callbacks "
+                                                          "may go to")
     callback_allow_http: bool = Field(False, description="Allow plain-http callback URLs")
     callback_signing_secret: SecretStr | None = Field(
         None, description="Standard Webhooks secret (whsec_<base64>) used to sign callbacks")
@@ -171,7 +176,7 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         tokens: dict[str, str] = {}
-        for pair in _split(value):  # type: ignore[union-attr]
+        for pair in cast(list[str], _split(value)):
             name, sep, token = pair.partition(":")
             if not sep or not name.strip() or not token.strip():
                 raise ValueError("VCFBACKUP_API_TOKENS must be name:token pairs separated by commas "

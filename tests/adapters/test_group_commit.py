@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from webhook.adapters.store.schema import metadata
 from webhook.adapters.store import SqlStore
 from webhook.adapters.store.group_commit import GroupCommit
+from webhook.adapters.store.schema import metadata
 from webhook.adapters.store.trigger_rows import NewTrigger
 from webhook.core.errors import StoreUnavailable
 from webhook.core.triggers import CallbackTarget, Delivery, DeliveryEvent, Trigger

@@ -19,8 +19,16 @@ from webhook.adapters.store import SqlStore
 from webhook.core.models import default_spec
 from webhook.core.ports import Store
 from webhook.core.triggers import (
-    Backup, BackupState, CallbackTarget, Delivery, DeliveryAttempt, DeliveryEvent, DeliveryState, RecordedAttempt,
-    Trigger, TriggerState,
+    Backup,
+    BackupState,
+    CallbackTarget,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryEvent,
+    DeliveryState,
+    RecordedAttempt,
+    Trigger,
+    TriggerState,
 )
 
 from tests.support.postgres import binaries, postgres_server

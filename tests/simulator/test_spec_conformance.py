@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import requests
 
+from webhook.simulator import SimulatorConfig, SimulatorServer
+
 from tests.support.openapi_subset import (
     match_path,
     validate_exchange,
@@ -22,7 +24,6 @@ from tests.support.openapi_subset import (
     validate_response,
     validate_schema,
 )
-from webhook.simulator import SimulatorConfig, SimulatorServer
 
 CREDENTIALS = {"username": "admin@local", "password": "VMware123!VMware123!"}
 SPEC = {"elements": [{"resourceType": "SDDC_MANAGER"}]}

@@ -25,8 +25,8 @@ from webhook.adapters.store import SqlStore
 from webhook.app import Services, build_store, create_app
 from webhook.core.callbacks import CallbackPolicy, HostAllowlist
 from webhook.core.errors import CallbackRefused, InvalidRequest, StoreUnavailable, Unauthenticated
-from webhook.core.triggers import Delivery, Trigger, TriggerState
 from webhook.core.intake import Intake
+from webhook.core.triggers import Delivery, Trigger, TriggerState
 from webhook.sources import alertmanager
 from webhook.sources.alertmanager import AlertmanagerConfig, correlation_key, decide, parse
 from webhook.sources.matchers import parse_matchers

@@ -22,9 +22,8 @@ from typing import Any
 
 import requests
 
-from tests.support.processes import wait_ready
-
 from tests.support.node import free_port
+from tests.support.processes import wait_ready
 
 BINARY_CANDIDATES = ("/usr/bin/prometheus-alertmanager", "prometheus-alertmanager", "alertmanager")
 

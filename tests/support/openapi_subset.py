@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,7 +61,7 @@ def find_operation(method: str, path: str) -> tuple[str, dict[str, Any]]:
     return template, operation
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(schema_json: str, direction: str) -> Any:
     """An OAS 3.0 validator whose root also holds `components`, so $refs resolve.
 

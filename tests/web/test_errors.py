@@ -66,7 +66,8 @@ def test_missing_or_wrong_token_is_401_and_nothing_is_stored(client, headers):
 
 
 def test_wrong_content_type_is_415(client):
-    response = client.post("/v1/triggers", data="a=b", headers={**AUTH, "Content-Type": "application/x-www-form-urlencoded"})
+    form = {**AUTH, "Content-Type": "application/x-www-form-urlencoded"}
+    response = client.post("/v1/triggers", data="a=b", headers=form)
     assert response.status_code == 415
 
 

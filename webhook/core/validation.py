@@ -32,7 +32,8 @@ def parse_json(body: bytes, what: str = "body") -> Any:
     except UnicodeDecodeError:
         raise InvalidRequest(f"The {what} is not UTF-8 text.") from None
     except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"The {what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
+        raise InvalidRequest(
+            f"The {what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
 
 
 def validate(model: type[M], data: Any, what: str = "body") -> M:

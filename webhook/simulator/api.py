@@ -45,7 +45,7 @@ def _json_body() -> Any:
     try:
         return json.loads(raw)
     except ValueError as exc:
-        raise _BadInput(f"Request body is not valid JSON: {exc.msg}") from None
+        raise _BadInput(f"Request body is not valid JSON: {getattr(exc, 'msg', exc)}") from None
 
 
 def _bad_request(code: str, message: str, remediation: str) -> tuple[Response, int]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from webhook.simulator.api import api, error_response
 from webhook.simulator.config import SimulatorConfig
@@ -132,7 +133,7 @@ def _after_request(response: Response) -> Response:
     return response
 
 
-def _http_error(exc: HTTPException) -> Response:
+def _http_error(exc: HTTPException) -> BaseResponse:
     """Answer routing errors (404, 405, ...) with an `Error` body, as the API does."""
     response = exc.get_response()
     status = exc.code or 500

@@ -16,7 +16,6 @@ from webhook.simulator.app import STATE_KEY, create_simulator_app
 from webhook.simulator.config import SimulatorConfig
 from webhook.simulator.state import SimulatorState
 
-
 _POLL_SECONDS = 0.02
 
 

@@ -186,7 +186,10 @@ class SimulatorState:
     def add_fault(self, rule: FailRule | DelayRule) -> None:
         """Register a failing or slow-answer rule."""
         with self._lock:
-            (self._fails if isinstance(rule, FailRule) else self._delays).append(rule)
+            if isinstance(rule, FailRule):
+                self._fails.append(rule)
+            else:
+                self._delays.append(rule)
 
     def add_failure(self, path: str, status: int = 500, times: int = 1,
                     method: str = "*", **extra: Any) -> None:
@@ -211,7 +214,8 @@ class SimulatorState:
             self.update_config(**update.config_changes)
         if update.clear_faults:
             self.clear_faults()
-        for rule in [*update.fails, *update.delays]:
+        rules: list[FailRule | DelayRule] = [*update.fails, *update.delays]
+        for rule in rules:
             self.add_fault(rule)
         if update.next_outcomes is not None:
             self.queue_outcomes(update.next_outcomes)

@@ -7,7 +7,7 @@ from the clock on every read, so polling clients see a real progression.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from webhook.simulator.backup_config import SFTP_DIRECTORY, SFTP_PORT, SFTP_SERVER
@@ -21,7 +21,7 @@ _ARCHIVE_SHARE = 0.6  # fraction of the run spent building the archive
 
 def timestamp(epoch: float) -> str:
     """Format like the appliance: yyyy-MM-ddTHH:mm:ss.fffZ (UTC)."""
-    moment = datetime.fromtimestamp(epoch, timezone.utc)
+    moment = datetime.fromtimestamp(epoch, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -53,7 +53,7 @@ class BackupRecord:
     @property
     def file_name(self) -> str:
         """Archive name in the appliance's vcf-backup-<fqdn>-<date> pattern."""
-        stamp = datetime.fromtimestamp(self.created, timezone.utc).strftime("%Y-%m-%d-%H-%M-%S")
+        stamp = datetime.fromtimestamp(self.created, UTC).strftime("%Y-%m-%d-%H-%M-%S")
         return f"vcf-backup-{self.fqdn.replace('.', '-')}-{stamp}.tar.gz"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ from ..core.intake import Intake
 from ..core.models import BackupResource, BackupSpec, default_spec
 from ..core.triggers import CallbackTarget, Trigger
 from ..core.validation import KNOWN_RESOURCE_TYPES, parse_json, validate
+from .sections import Headers
 
 SOURCE = "generic"
 __all__ = ["SOURCE", "GenericTriggerBody", "default_spec", "intake", "parse_body", "to_trigger"]
@@ -27,7 +27,8 @@ class GenericTriggerBody(BaseModel):
     callbackUrl: str | None = Field(None, max_length=2000)
     reason: str | None = Field(None, max_length=2000)
     idempotencyKey: str | None = Field(None, min_length=1, max_length=200)
-    reuseIfNewerThan: Annotated[float | None, BeforeValidator(lambda v: None if v is None else parse_duration(v))] = None
+    reuseIfNewerThan: Annotated[
+        float | None, BeforeValidator(lambda v: None if v is None else parse_duration(v))] = None
 
     @field_validator("elements")
     @classmethod
@@ -47,7 +48,7 @@ def parse_body(body: bytes) -> GenericTriggerBody:
     return validate(GenericTriggerBody, data)
 
 
-def intake(request: GenericTriggerBody, *, caller: str, received_at: datetime, headers: Mapping[str, str]) -> Intake:
+def intake(request: GenericTriggerBody, *, caller: str, received_at: datetime, headers: Headers) -> Intake:
     """The generic trigger as the service's intake: always accepted (the service coalesces)."""
     return Intake.accept(to_trigger(request, caller=caller, received_at=received_at, headers=headers))
 
@@ -57,7 +58,7 @@ def to_trigger(
     *,
     caller: str,
     received_at: datetime,
-    headers: Mapping[str, str],
+    headers: Headers,
     source: str = SOURCE,
     context: dict[str, Any] | None = None,
 ) -> Trigger:

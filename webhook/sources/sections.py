@@ -1,9 +1,9 @@
-"""Reading a source's settings section (its ``<section>_*`` fields, prefix stripped) the same way everywhere."""
+"""What sources read from outside: their settings section (``<section>_*``, prefix stripped) and request headers."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from pydantic import SecretStr
 
@@ -18,3 +18,11 @@ def secret(section: Mapping[str, Any], key: str) -> str | None:
 
 def names(section: Mapping[str, Any], key: str) -> frozenset[str]:
     return frozenset(section.get(key) or ())
+
+
+class Headers(Protocol):
+    """What a source reads of request headers: werkzeug's ``Headers`` and a plain dict both fit."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+    def items(self) -> Iterable[tuple[str, str]]: ...

@@ -25,7 +25,7 @@ from ..core.errors import CallbackRefused, InvalidRequest, Unauthenticated
 from ..core.intake import Intake
 from ..core.models import default_spec
 from ..core.triggers import CallbackTarget, Trigger
-from .sections import names, secret
+from .sections import Headers, names, secret
 
 SOURCE = "slack"
 NOTIFIER_KIND = "slack"
@@ -83,7 +83,7 @@ class _At:
         return self._now
 
 
-def verify_request(secret: str | None, body: bytes, headers: Mapping[str, str], now: float) -> None:
+def verify_request(secret: str | None, body: bytes, headers: Headers, now: float) -> None:
     """Raise ``Unauthenticated`` unless the request carries a fresh, valid Slack v0 signature.
 
     Args:

@@ -28,12 +28,12 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from ..core.callbacks import CallbackPolicy
 from ..core.errors import InvalidRequest, Unauthenticated
 from ..core.intake import Intake
-from ..core.results import iso, trigger_summary
 from ..core.models import default_spec
+from ..core.results import iso, trigger_summary
 from ..core.triggers import CallbackTarget, Delivery, DeliveryEvent, Trigger, TriggerState
 from ..core.validation import parse_json, validate
 from . import generic
-from .sections import secret
+from .sections import Headers, secret
 
 SOURCE = "terraform-run-task"
 HOOK_SOURCE = "terraform"
@@ -242,12 +242,12 @@ def parse_hook_body(body: bytes) -> TerraformTriggerBody:
 
 
 def hook_intake(body: TerraformTriggerBody, *, caller: str, received_at: datetime,
-                headers: Mapping[str, str]) -> Intake:
+                headers: Headers) -> Intake:
     return Intake.accept(hook_trigger(body, caller=caller, received_at=received_at, headers=headers))
 
 
 def hook_trigger(body: TerraformTriggerBody, *, caller: str, received_at: datetime,
-                 headers: Mapping[str, str]) -> Trigger:
+                 headers: Headers) -> Trigger:
     context = {"workspace": body.workspace, "runId": body.runId, "moduleAddress": body.moduleAddress}
     trigger = generic.to_trigger(body, caller=caller, received_at=received_at, headers=headers,
                                  source=HOOK_SOURCE, context={k: v for k, v in context.items() if v})

@@ -51,7 +51,7 @@ def errors(*codes: int) -> dict[str, Any]:
     return {str(code): json_body(Error, meaning.get(code, "Error")) for code in codes}
 
 
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def operation(summary: str, responses: dict[str, Any], *, body: dict[str, Any] | None = None,

@@ -9,11 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ...core.triggers import (
-    Backup, BackupState,
+    Backup,
+    BackupState,
 )
 from . import rows
-from .schema import backups
 from .base import ACTIVE, ACTIVE_SLOT, StoreBase, log
+from .schema import backups
 
 
 class BackupRows(StoreBase):

@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from ...core.errors import StoreUnavailable
 from ...core.metrics import Metrics, NullMetrics
 from ...core.triggers import BackupState
-from .schema import metadata
 from .engine import make_engine, writer_queue
+from .schema import metadata
 
 log = logging.getLogger("webhook.store")
 

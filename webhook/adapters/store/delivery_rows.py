@@ -10,11 +10,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ...core.triggers import (
-    Delivery, DeliveryEvent, DeliveryState, RecordedAttempt, Trigger, TriggerState,
+    Delivery,
+    DeliveryEvent,
+    DeliveryState,
+    RecordedAttempt,
+    Trigger,
+    TriggerState,
 )
 from . import rows
-from .schema import deliveries, triggers
 from .base import StoreBase
+from .schema import deliveries, triggers
 
 
 def insert_deliveries(conn: Connection, owed: Sequence[Delivery]) -> None:

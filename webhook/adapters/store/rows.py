@@ -8,7 +8,14 @@ from typing import Any
 
 from ...core.models import BackupSpec, Error, Resource
 from ...core.triggers import (
-    Backup, BackupState, CallbackTarget, Delivery, DeliveryAttempt, DeliveryEvent, DeliveryState, Trigger,
+    Backup,
+    BackupState,
+    CallbackTarget,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryEvent,
+    DeliveryState,
+    Trigger,
     TriggerState,
 )
 
@@ -31,7 +38,7 @@ def trigger_row(t: Trigger) -> dict[str, Any]:
     }
 
 
-def trigger_of(r: Mapping[str, Any]) -> Trigger:
+def trigger_of(r: Mapping[Any, Any]) -> Trigger:
     return Trigger(
         id=r["id"], source=r["source"], caller=r["caller"], spec=BackupSpec.model_validate(r["spec"]),
         reason=r["reason"], dedupe_key=r["dedupe_key"], correlation_key=r["correlation_key"],
@@ -54,7 +61,7 @@ def backup_row(b: Backup) -> dict[str, Any]:
     }
 
 
-def backup_of(r: Mapping[str, Any]) -> Backup:
+def backup_of(r: Mapping[Any, Any]) -> Backup:
     return Backup(
         id=r["id"], spec=BackupSpec.model_validate(r["spec"]), state=BackupState(r["state"]),
         sddc_task_id=r["sddc_task_id"], adopted=bool(r["adopted"]), name=r["name"], sddc_status=r["sddc_status"],
@@ -76,7 +83,7 @@ def delivery_row(d: Delivery) -> dict[str, Any]:
     }
 
 
-def delivery_of(r: Mapping[str, Any]) -> Delivery:
+def delivery_of(r: Mapping[Any, Any]) -> Delivery:
     return Delivery(
         id=r["id"], trigger_id=r["trigger_id"], event=DeliveryEvent(r["event"]),
         target=CallbackTarget.model_validate(r["target"]), body=r["body"], state=DeliveryState(r["state"]),

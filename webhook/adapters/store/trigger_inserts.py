@@ -14,7 +14,7 @@ import operator
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -104,7 +104,7 @@ def sqlite_transaction(engine: Engine) -> BatchTransaction:
             cursor = connection.cursor()
             cursor.execute("BEGIN IMMEDIATE")
             try:
-                yield SqliteWriter(cursor, insert_of)
+                yield SqliteWriter(cast(sqlite3.Cursor, cursor), insert_of)
                 cursor.execute("COMMIT")
             except BaseException:
                 connection.rollback()

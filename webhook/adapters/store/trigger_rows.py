@@ -15,15 +15,16 @@ from sqlalchemy.exc import IntegrityError
 
 from ...core.errors import StoreUnavailable
 from ...core.triggers import (
-    Delivery, Trigger, TriggerState,
+    Delivery,
+    Trigger,
+    TriggerState,
 )
 from . import rows
-from .schema import backups, deliveries, triggers
 from .base import StoreBase
 from .delivery_rows import insert_deliveries
 from .group_commit import GroupCommit
+from .schema import backups, deliveries, triggers
 from .trigger_inserts import BatchWriter, CoreWriter, sqlite_transaction
-
 
 # Statements the request path runs on every call, built once: building and cache-keying a Core
 # statement costs as much CPU as SQLite takes to run it.

@@ -7,11 +7,12 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from ...core.triggers import (
-    DeliveryState, TriggerState,
+    DeliveryState,
+    TriggerState,
 )
 from . import rows
-from .schema import backups, deliveries, triggers, workers
 from .base import ACTIVE, StoreBase
+from .schema import backups, deliveries, triggers, workers
 
 
 class WorkerRows(StoreBase):
