@@ -18,6 +18,7 @@ from typing import Any
 import requests
 
 from ..core.ports import Store
+from ..core.times import parse_iso
 from ..core.triggers import AttemptResult, Delivery, DeliveryEvent, DeliveryState
 from ..sources import terraform_messages
 from ..sources.terraform import RunTaskConfig
@@ -115,12 +116,7 @@ def _detail(response: requests.Response) -> str:
 
 
 def _parse(text: Any) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return parse_iso(str(text)) if text else None
 
 
 def for_source(config: RunTaskConfig, *, store: Store | None, timeout: float) -> TfcRunTaskNotifier:

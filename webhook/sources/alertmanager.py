@@ -27,6 +27,7 @@ from ..core.intake import Intake
 from ..core.models import BackupResource, BackupSpec
 from ..core.triggers import CallbackTarget, Trigger
 from ..core.validation import KNOWN_RESOURCE_TYPES, parse_json, validate
+from .auth import credentials
 from .matchers import Matcher, describe, matches_all, parse_matchers
 from .sections import secret
 
@@ -145,8 +146,7 @@ def authenticate(authorization: str | None, config: AlertmanagerConfig) -> None:
             "The Alertmanager receiver has no credentials configured, so every request is refused.",
             remediation="Operators: set VCFBACKUP_ALERTMANAGER_TOKEN (bearer) or VCFBACKUP_ALERTMANAGER_USERNAME "
                         "and VCFBACKUP_ALERTMANAGER_PASSWORD (basic auth), and the same in http_config.")
-    scheme, _, value = (authorization or "").strip().partition(" ")
-    scheme, value = scheme.lower(), value.strip()
+    scheme, value = credentials(authorization)
     if scheme == "bearer" and config.token and value:
         if _same(value, config.token):
             return

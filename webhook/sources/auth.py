@@ -8,11 +8,15 @@ from collections.abc import Mapping
 from ..core.errors import Unauthenticated
 
 
+def credentials(authorization: str | None) -> tuple[str, str]:
+    """An ``Authorization`` header as (scheme in lower case, credentials); empty strings where absent."""
+    scheme, _, value = (authorization or "").strip().partition(" ")
+    return scheme.lower(), value.strip()
+
+
 def bearer_token(authorization: str | None) -> str | None:
-    if not authorization:
-        return None
-    scheme, _, value = authorization.strip().partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+    scheme, value = credentials(authorization)
+    return value if scheme == "bearer" and value else None
 
 
 def caller_of_token(authorization: str | None, tokens: Mapping[str, str]) -> str:

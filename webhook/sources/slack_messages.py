@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..core.times import parse_iso
 from ..core.views import TriggerView
 
 Message = dict[str, Any]
@@ -125,10 +126,10 @@ def no_triggers() -> Message:
 
 
 def _elapsed(doc: dict[str, Any], received_at: datetime, now: datetime) -> str:
-    started = _parse(doc.get("startedAt"))
+    started = parse_iso(doc.get("startedAt"))
     if started is None:
         return f"waiting to start ({duration((now - received_at).total_seconds())} since the request)"
-    ended = _parse(doc.get("completedAt"))
+    ended = parse_iso(doc.get("completedAt"))
     if ended is None:
         return f"{duration((now - started).total_seconds())} so far"
     return duration((ended - started).total_seconds())
@@ -192,7 +193,7 @@ def _asker(options: dict[str, Any]) -> str:
 
 
 def _took(body: dict[str, Any]) -> str | None:
-    started_at, completed_at = _parse(body.get("startedAt")), _parse(body.get("completedAt"))
+    started_at, completed_at = parse_iso(body.get("startedAt")), parse_iso(body.get("completedAt"))
     if started_at is None or completed_at is None:
         return None
     return duration((completed_at - started_at).total_seconds())
@@ -234,12 +235,3 @@ def duration(seconds: float) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
-
-
-def _parse(text: object) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None

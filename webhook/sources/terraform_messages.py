@@ -7,8 +7,9 @@ Pure functions of the delivery, so the notifier stays plain I/O and the wording 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
+
+from ..core.times import parse_iso
 
 MAX_MESSAGE = 1000  # HCP Terraform shows it in the run page; keep it to a readable paragraph
 MAX_ERRORS = 2
@@ -56,15 +57,12 @@ def _errors(errors: Any) -> str:
 
 
 def _duration(started: str | None, completed: str | None) -> str:
+    start, end = parse_iso(started), parse_iso(completed)
+    if start is None or end is None:
+        return ""
     try:
-        seconds = (_parse(completed) - _parse(started)).total_seconds()
-    except (TypeError, ValueError):
+        seconds = (end - start).total_seconds()
+    except TypeError:  # one naive, one aware
         return ""
     minutes, rest = divmod(max(0, int(round(seconds))), 60)
     return f" in {minutes} min {rest} s" if minutes else f" in {rest} s"
-
-
-def _parse(text: str | None) -> datetime:
-    if not text:
-        raise ValueError("no time")
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

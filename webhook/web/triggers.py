@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, jsonify, request
@@ -11,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from ..core.errors import InvalidRequest
 from ..core.results import TriggerPage
 from ..core.service import TriggerView
+from ..core.times import iso_time
 from ..core.triggers import TriggerState
 from ..sources import generic
 from ..sources.auth import caller_of_token
@@ -60,7 +60,7 @@ def list_triggers() -> ResponseReturnValue:
     args = request.args
     try:
         state = TriggerState(args["state"].upper()) if args.get("state") else None
-        since = datetime.fromisoformat(args["since"].replace("Z", "+00:00")) if args.get("since") else None
+        since = iso_time(args["since"]) if args.get("since") else None
         limit = min(max(int(args.get("limit", "50")), 1), 500)
     except ValueError as exc:
         raise InvalidRequest(f"Bad query parameter: {exc}.",
