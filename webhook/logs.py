@@ -30,19 +30,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+def has_level_handler(logger: logging.Logger) -> bool:
+    """Whether a handler on ``logger`` or an ancestor it propagates to takes records at its level.
+
+    Flask's test of the same name: if one does, the host (a WSGI server, an embedding app, a test
+    runner) has chosen where log lines go, and this module leaves its handlers and formats alone.
+    """
+    level = logger.getEffectiveLevel()
+    current: logging.Logger | None = logger
+    while current is not None:
+        if any(handler.level <= level for handler in current.handlers):
+            return True
+        if not current.propagate:
+            break
+        current = current.parent
+    return False
+
+
 def configure_logging(level: str = "INFO") -> None:
-    """Install the JSON handler on the ``webhook`` logger unless the host already configured one."""
-    # Our lines never show the caller's file, thread or process name: skip collecting them on every
-    # record (the logging HOWTO's "Optimization" section). It was a fifth of a trigger's CPU.
-    logging._srcfile = None  # type: ignore[attr-defined]
+    """Set the ``webhook`` logger's level; send its records as JSON lines to stderr unless something handles them."""
+    logger = logging.getLogger("webhook")
+    logger.setLevel(level.upper())
+    if has_level_handler(logger):
+        return
+    # This process's logging is ours: our lines never show the thread or process name, so skip
+    # collecting them on every record (the logging HOWTO's "Optimization" section).
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logger = logging.getLogger("webhook")
-    logger.setLevel(level.upper())
-    if not any(getattr(h, "_vcfbackup", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter())
-        handler._vcfbackup = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-        logger.propagate = False
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    logger.propagate = False
