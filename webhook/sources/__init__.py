@@ -42,6 +42,7 @@ class Source:
 
 
 REGISTRY: dict[str, Source] = {}
+_builtin: list[Source] = []
 
 
 def register(source: Source) -> Source:
@@ -50,7 +51,11 @@ def register(source: Source) -> Source:
 
 
 def registered() -> list[Source]:
-    return list(REGISTRY.values())
+    """Every source: the built-in ones first, then those registered by name."""
+    if not _builtin:  # loaded on first use: importing any sources module stays cheap (no slack_sdk)
+        _builtin.extend(_builtin_sources())
+    return [*(REGISTRY.get(s.name, s) for s in _builtin), *(s for n, s in REGISTRY.items()
+                                                            if n not in {b.name for b in _builtin})]
 
 
 def started_kinds(sources: Iterable[Source] | None = None) -> frozenset[str]:
@@ -59,18 +64,17 @@ def started_kinds(sources: Iterable[Source] | None = None) -> frozenset[str]:
                      if s.wants_started and s.notifier_kind)
 
 
-def _register_builtin() -> None:
-    from . import alertmanager, slack, terraform  # after Source exists: they need nothing from here
+def _builtin_sources() -> list[Source]:
+    from . import alertmanager, slack, terraform
 
-    register(Source("generic", web="webhook.web.triggers"))
-    register(Source(alertmanager.SOURCE, web="webhook.web.alertmanager", settings_section="alertmanager",
-                    configure=alertmanager.configure))
-    register(Source(slack.SOURCE, web="webhook.web.slack", settings_section="slack", configure=slack.configure,
-                    notifier_kind=slack.NOTIFIER_KIND, notifier="webhook.adapters.slack_notifier:for_source",
-                    wants_started=True))
-    register(Source("terraform", web="webhook.web.terraform", settings_section="tfc", configure=terraform.configure,
-                    notifier_kind=terraform.KIND, notifier="webhook.adapters.tfc_notifier:for_source",
-                    wants_started=True))
-
-
-_register_builtin()
+    return [
+        Source("generic", web="webhook.web.triggers"),
+        Source(alertmanager.SOURCE, web="webhook.web.alertmanager", settings_section="alertmanager",
+               configure=alertmanager.configure),
+        Source(slack.SOURCE, web="webhook.web.slack", settings_section="slack", configure=slack.configure,
+               notifier_kind=slack.NOTIFIER_KIND, notifier="webhook.adapters.slack_notifier:for_source",
+               wants_started=True),
+        Source("terraform", web="webhook.web.terraform", settings_section="tfc", configure=terraform.configure,
+               notifier_kind=terraform.KIND, notifier="webhook.adapters.tfc_notifier:for_source",
+               wants_started=True),
+    ]

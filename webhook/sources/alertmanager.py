@@ -68,7 +68,7 @@ def configure(section: Mapping[str, Any], callbacks: CallbackPolicy) -> Alertman
     return AlertmanagerConfig(
         token=secret(section, "token"),
         username=section.get("username") or None,
-        password=secret(section, "password"),
+        password=secret(section, "password", keep_empty=True),  # set but empty is still set
         matchers=parse_matchers(section.get("matchers") or ""),
         elements_key=section.get("elements_key", defaults.elements_key),
         cooldown=section.get("cooldown", defaults.cooldown),

@@ -8,12 +8,14 @@ from typing import Any, Protocol
 from pydantic import SecretStr
 
 
-def secret(section: Mapping[str, Any], key: str) -> str | None:
-    """A secret's value, or None when unset or empty (a ``SecretStr`` or a plain string)."""
+def secret(section: Mapping[str, Any], key: str, *, keep_empty: bool = False) -> str | None:
+    """A secret's value (a ``SecretStr`` or a plain string); None when unset, or empty unless ``keep_empty``."""
     value = section.get(key)
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
-    return value or None
+    if value is None:
+        return None
+    return str(value) if value or keep_empty else None
 
 
 def names(section: Mapping[str, Any], key: str) -> frozenset[str]:
