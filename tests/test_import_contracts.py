@@ -52,3 +52,10 @@ def test_a_broken_contract_fails(copy: Path):
                      "clients import no server code"):
         assert f"{contract} BROKEN" in result.stdout, result.stdout
     assert "webhook.core.clock -> sqlalchemy" in result.stdout
+
+
+def test_web_reaches_the_store_only_through_the_service():
+    """import-linter sees modules, not attributes: web asking ``service.store`` directly is caught here."""
+    for path in sorted((ROOT / "webhook" / "web").glob("*.py")):
+        code = path.read_text(encoding="utf-8")
+        assert ".store." not in code and ".store(" not in code, f"{path.name} reaches into the store"
