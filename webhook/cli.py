@@ -166,7 +166,7 @@ def trigger(url: str | None, token: str | None, elements: tuple[str, ...], reaso
             callback_url: str | None, idempotency_key: str | None, reuse_if_newer_than: str | None,
             wait: bool, timeout: float) -> None:
     """Ask the service for a backup. Exit codes: 0 ok, 1 failed, 2 timed out, 3 rejected, 4 unavailable."""
-    from .client import ExitCode, TriggerClient
+    from .clients.trigger import ExitCode, TriggerClient
     from .settings import TriggerClientSettings
 
     env = TriggerClientSettings()
@@ -192,7 +192,7 @@ def trigger(url: str | None, token: str | None, elements: tuple[str, ...], reaso
 @main.command("tf-status")
 def tf_status() -> None:
     """For Terraform's `external` data source: the latest SUCCESSFUL backup as JSON strings (read-only)."""
-    from .external_status import main as run_tf_status
+    from .clients.external_status import main as run_tf_status
 
     sys.exit(run_tf_status(sys.stdin, sys.stdout, sys.stderr))
 

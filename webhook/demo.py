@@ -18,7 +18,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from .app import Services, build_store, build_worker, create_app
-from .client import TriggerClient
+from .clients.trigger import TriggerClient
 from .settings import Settings
 from .simulator import SimulatorConfig, SimulatorServer
 

@@ -17,7 +17,7 @@ import hcl2
 import pytest
 import requests
 
-from webhook.client import ExitCode
+from webhook.clients.http import ExitCode
 
 from tests.conftest import API_TOKEN
 
