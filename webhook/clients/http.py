@@ -11,9 +11,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
+if TYPE_CHECKING:
+    import requests
 
 ENV_URL = "VCFBACKUP_TRIGGER_URL"
 ENV_TOKEN = "VCFBACKUP_TRIGGER_TOKEN"
@@ -48,7 +49,10 @@ class ClientEnvironment:
 
 
 def session(token: str, *, verify: bool | str = True, user_agent: str) -> requests.Session:
-    """A session that sends the bearer token on every request; the token lives only in its headers."""
+    """A session that sends the bearer token on every request; the token lives only in its headers.
+    ``requests`` is imported here, not at the top, so the Terraform provider starts without it."""
+    import requests
+
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {token}"
     http.headers["User-Agent"] = user_agent
