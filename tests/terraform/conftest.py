@@ -5,6 +5,7 @@ skipped with its reason, never as passed)."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ class Service:
     node: ServeProcess
     simulator: SimulatorServer
     receiver: Receiver
+    database: Path
 
     @property
     def url(self) -> str:
@@ -58,6 +60,12 @@ class Service:
         """How many ``POST /v1/backups/tasks`` SDDC Manager (the simulator) has answered."""
         return sum(1 for e in self.simulator.state.exchanges()
                    if e["method"] == "POST" and e["path"] == "/v1/backups/tasks")
+
+    def prune(self, trigger_id: str) -> None:
+        """Drop a trigger from the audit trail, as retention does after VCFBACKUP_RETENTION."""
+        with sqlite3.connect(self.database) as db:
+            db.execute("DELETE FROM deliveries WHERE trigger_id = ?", (trigger_id,))
+            assert db.execute("DELETE FROM triggers WHERE id = ?", (trigger_id,)).rowcount == 1
 
     def newest_task_id(self) -> str:
         return str(self.simulator.state.task_views()[0]["id"])  # newest first
@@ -71,7 +79,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     receiver = Receiver().start()
     node = ServeProcess(serve_environment(root / "serve.db", simulator.url, receiver.host, API_TOKEN,
                                           SIGNING_SECRET)).start()
-    yield Service(node, simulator, receiver)
+    yield Service(node, simulator, receiver, root / "serve.db")
     node.kill()
     receiver.stop()
     simulator.stop()

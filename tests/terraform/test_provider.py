@@ -37,6 +37,7 @@ resource "vcfbackup_backup" "pre_change" {{
 }}
 
 data "vcfbackup_latest_backup" "last" {{
+  elements   = ["SDDC_MANAGER"]
   depends_on = [vcfbackup_backup.pre_change]
 }}
 
@@ -93,7 +94,7 @@ def test_install_init_plan_apply_no_drift_update_replace_destroy(workdir, servic
     assert workdir.state() == {}
 
 
-def test_import_by_trigger_id_then_no_changes(workdir, service):
+def test_import_by_trigger_id_then_no_changes_even_once_the_trigger_is_pruned(workdir, service):
     import requests
 
     done = requests.post(service.url + "/v1/triggers?wait=30", json={"reason": "taken by a script"},
@@ -111,6 +112,12 @@ resource "vcfbackup_backup" "imported" {
     values = workdir.state()["vcfbackup_backup.imported"]["values"]
     assert values["id"] == done["id"] and values["sddc_task_id"] == done["backup"]["id"]
     assert workdir.run("plan", "-detailed-exitcode", check=False).returncode == 0
+    assert service.backup_posts() == before
+
+    service.prune(done["id"])  # the backup happened: its resource stays, and no new backup is planned
+    assert workdir.run("plan", "-detailed-exitcode", check=False).returncode == 0
+    workdir.run("apply", "-auto-approve")
+    assert workdir.state()["vcfbackup_backup.imported"]["values"] == values
     assert service.backup_posts() == before
 
     missing = workdir.run("import", "vcfbackup_backup.imported", "trg_does_not_exist", check=False)
