@@ -79,18 +79,19 @@ def backup_schema() -> schema.Schema:
             "(no new backup).")),
         schema.Attribute("elements", types.List(types.String()), optional=True, computed=True,
                          requires_replace=True, default=list(DEFAULT_ELEMENTS), description=(
-            f"Resource types to back up (BackupSpec elements): {elements}. Default `{DEFAULT_ELEMENTS}`. "
+            f"Resource types to back up (BackupSpec elements): {elements}. Default `{json.dumps(DEFAULT_ELEMENTS)}`. "
             "A change takes a new backup.")),
         schema.Attribute("reuse_if_newer_than", types.String(), optional=True, description=(
             "Accept a SUCCESSFUL backup that ended this recently instead of taking a new one, as a duration "
-            "(`15m`, `1h`). Unset: always a new backup.")),
+            "(`15m`, `1h`). Unset: always a new backup. Changing it takes no backup.")),
         schema.Attribute("callback_url", types.String(), optional=True, description=(
             "Absolute http(s) URL where the service also posts the signed result; it must be on the service's "
-            "callback allowlist.")),
+            "callback allowlist. Changing it takes no backup.")),
         schema.Attribute("timeout", types.String(), optional=True, computed=True, default=DEFAULT_TIMEOUT,
                          description=(
             f"How long the apply waits for the backup to end, as a duration. Default `{DEFAULT_TIMEOUT}`. When it "
-            "runs out the apply fails (the backup goes on; its status URL is in the error).")),
+            "runs out the apply fails (the backup goes on; its status URL is in the error). Changing it takes no "
+            "backup.")),
         schema.Attribute("id", types.String(), computed=True, description=(
             "The service's trigger id; `terraform import` takes it.")),
         schema.Attribute("backup_id", types.String(), computed=True, description="The service's backup id."),
@@ -110,7 +111,7 @@ def latest_backup_schema() -> schema.Schema:
         "The latest SUCCESSFUL backup the service knows of. Read-only: reading it never starts a backup."),
         attributes=[
         schema.Attribute("elements", types.List(types.String()), optional=True, description=(
-            f"Only backups of exactly these resource types. Default `{DEFAULT_ELEMENTS}`.")),
+            f"Only backups of exactly these resource types. Default `{json.dumps(DEFAULT_ELEMENTS)}`.")),
         schema.Attribute("status", types.String(), computed=True, description=(
             "`SUCCESSFUL`, or `NONE` when the service has recorded no successful backup yet (then the other "
             "attributes are null).")),
