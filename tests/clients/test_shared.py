@@ -29,3 +29,19 @@ def test_element_types_are_the_services():
 def test_empty_environment_values_count_as_unset():
     env = ClientEnvironment.read({"VCFBACKUP_TRIGGER_URL": "", "VCFBACKUP_TRIGGER_TOKEN": "t"})
     assert env == ClientEnvironment(url=None, token="t", ca_bundle=None)
+
+
+def test_clients_load_no_server_code():
+    """Clients speak HTTP to the service: loading them (the provider included) loads none of its code."""
+    import subprocess
+    import sys
+
+    code = ("import sys, webhook.clients.trigger, webhook.clients.external_status, "
+            "webhook.clients.terraform_provider.provider, webhook.clients.terraform_provider.install; "
+            "print('\\n'.join(sorted(m for m in sys.modules if m.startswith('webhook'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    modules = loaded.stdout.split()
+    assert "webhook.clients.terraform_provider.backup" in modules
+    server = [m for m in modules if m.startswith(("webhook.core", "webhook.adapters", "webhook.web",
+                                                  "webhook.settings", "webhook.app", "webhook.sources"))]
+    assert server == []

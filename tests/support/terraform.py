@@ -115,9 +115,9 @@ class Workdir:
         path.mkdir(parents=True, exist_ok=True)
         config = root / "terraformrc"
         config.write_text("", encoding="utf-8")
+        proxies = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
         base = {k: v for k, v in os.environ.items()
-                if not k.startswith(("TF_", "VCFBACKUP_", "CHECKPOINT")) and k.lower() not in ("http_proxy", "https_proxy",
-                                                                                            "no_proxy", "all_proxy")}
+                if not k.startswith(("TF_", "VCFBACKUP_", "CHECKPOINT")) and k.lower() not in proxies}
         base |= {"HOME": str(home), "TF_CLI_CONFIG_FILE": str(config), "CHECKPOINT_DISABLE": "1",
                  "TF_IN_AUTOMATION": "1", "HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY,
                  "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}

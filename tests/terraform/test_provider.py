@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import re
 
-from tests.conftest import API_TOKEN
-
 from webhook import __version__
+
+from tests.conftest import API_TOKEN
 
 PROVIDER = """
 terraform {{
@@ -126,7 +126,8 @@ resource "vcfbackup_backup" "imported" {
 
 def test_failed_backup_fails_the_apply_and_nothing_that_depends_on_it_is_created(workdir, service, terraform):
     if terraform.at_least(1, 4):
-        dependent = 'resource "terraform_data" "cluster_change" {\n  input = "wld01"\n  depends_on = [vcfbackup_backup.pre_change]\n}\n'
+        dependent = ('resource "terraform_data" "cluster_change" {\n  input = "wld01"\n'
+                     '  depends_on = [vcfbackup_backup.pre_change]\n}\n')
         dependent_address = "terraform_data.cluster_change"
     else:  # no terraform_data before 1.4, and nothing can be downloaded here: a second backup stands in
         dependent = 'resource "vcfbackup_backup" "after" {\n  depends_on = [vcfbackup_backup.pre_change]\n}\n'

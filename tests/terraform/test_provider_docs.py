@@ -35,8 +35,9 @@ def test_the_registry_layout_is_complete():
 def test_terraform_sees_the_documented_schema(tmp_path, terraform):
     work = Workdir.create(terraform, tmp_path)
     install_provider(work.home)
-    work.write('terraform {\n  required_providers {\n    vcfbackup = {\n      source  = "vcf-backup-webhook/vcfbackup"\n'
-               f'      version = "{__version__}"\n    }}\n  }}\n}}\n\nprovider "vcfbackup" {{}}\n')
+    work.write('terraform {\n  required_providers {\n    vcfbackup = {\n'
+               f'      source  = "vcf-backup-webhook/vcfbackup"\n      version = "{__version__}"\n'
+               '    }\n  }\n}\n\nprovider "vcfbackup" {}\n')
     work.run("init")
     shown = json.loads(work.run("providers", "schema", "-json").stdout)
     provider = shown["provider_schemas"]["registry.terraform.io/vcf-backup-webhook/vcfbackup"]

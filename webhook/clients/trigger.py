@@ -64,7 +64,8 @@ class TriggerClient:
                 return _refused(response)
             view = response.json()
             backup = view.get("backup") or {}
-            line = f"{view['state']} backup {backup.get('backupId', '-')} task {backup.get('id', '-')} {backup.get('status', '')}"
+            line = (f"{view['state']} backup {backup.get('backupId', '-')} task {backup.get('id', '-')} "
+                    f"{backup.get('status', '')}")
             if line != last:
                 progress(line)
                 last = line

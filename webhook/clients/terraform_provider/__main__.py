@@ -30,7 +30,7 @@ def cert_cache_path() -> Path:
 
 def main() -> None:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from tf import runner
+    from tf import runner  # type: ignore[import-untyped]
 
     from .provider import VcfBackupProvider
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from tf.types import Unknown
+from tf.types import Unknown  # type: ignore[import-untyped]
 
 from ..http import ELEMENT_TYPES, parse_duration
 
@@ -76,7 +76,7 @@ def backup(config: Mapping[str, Any]) -> list[Problem]:
                 *http_url("callback_url", config.get("callback_url"),
                           what="The callback URL must be absolute (scheme and host)")]
     reason = config.get("reason")
-    if known(reason) and not 0 < len(reason) <= 2000:
+    if isinstance(reason, str) and not 0 < len(reason) <= 2000:
         problems.append(Problem(["reason"], "reason must be 1 to 2000 characters", "Leave it unset for none."))
     return problems
 

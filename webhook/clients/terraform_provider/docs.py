@@ -45,13 +45,14 @@ resource "terraform_data" "routine_change" {
 
   lifecycle {
     precondition {
-      condition     = data.vcfbackup_latest_backup.last.status == "SUCCESSFUL" && try(data.vcfbackup_latest_backup.last.age_seconds < 24 * 3600, false)
+      condition = (data.vcfbackup_latest_backup.last.status == "SUCCESSFUL" &&
+      try(data.vcfbackup_latest_backup.last.age_seconds < 24 * 3600, false))
       error_message = "No SUCCESSFUL SDDC Manager backup in the last 24 hours: take one first."
     }
   }
 }"""
 
-INSTALL = f"""## Install
+INSTALL = """## Install
 
 The provider is Python and ships with vcf-backup-webhook; nothing is downloaded from a registry:
 
@@ -118,7 +119,8 @@ def page(key: str, subcategory: str, example: str, schema: Any, extra: str = "")
 def render() -> dict[str, str]:
     """Relative path under terraform/ → the file's text."""
     import_section = ("## Import\n\nImport takes a trigger id (the `id` of a finished trigger whose backup ended "
-                      "SUCCESSFUL):\n\n```shell\nterraform import vcfbackup_backup.pre_change trg_0123456789abcdef\n```")
+                      "SUCCESSFUL):\n\n```shell\nterraform import vcfbackup_backup.pre_change "
+                      "trg_0123456789abcdef\n```")
     return {
         "docs/index.md": page("provider", "", PROVIDER_EXAMPLE, provider_schema(), INSTALL),
         "docs/resources/backup.md": page("backup", "", BACKUP_EXAMPLE, backup_schema(), import_section),

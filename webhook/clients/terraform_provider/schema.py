@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tf import schema, types
+from tf import schema, types  # type: ignore[import-untyped]
 
 from ..http import ELEMENT_TYPES, ENV_CA_BUNDLE, ENV_TOKEN, ENV_URL
 
