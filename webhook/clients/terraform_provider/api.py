@@ -72,13 +72,19 @@ class ServiceApi:
             return self._document(response, "start the backup")
 
     def wait(self, view: dict[str, Any], *, deadline: float) -> dict[str, Any]:
-        """Long-poll ``GET /v1/triggers/{id}?wait=`` until the trigger is finished or ``deadline`` passes."""
+        """Long-poll ``GET /v1/triggers/{id}?wait=`` until the trigger is finished or ``deadline`` passes.
+
+        The waits grow (1, 2, 4 ... 20 s): the service checks often early in each wait and about once a
+        second later on, so short waits first see a short backup end soon after it does, and long
+        backups cost a request every 20 s."""
+        chunk = 1.0
         while view["state"] not in FINISHED:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return view
+            wait, chunk = max(1.0, min(chunk, remaining)), min(chunk * 2, 20.0)
             try:
-                response = self._call("GET", f"/v1/triggers/{view['id']}", wait=max(1.0, min(20.0, remaining)))
+                response = self._call("GET", f"/v1/triggers/{view['id']}", wait=wait)
             except Unreachable:
                 time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
                 continue
