@@ -223,3 +223,22 @@ data "vcfbackup_latest_backup" "bad" {
     for summary, line in expected.items():
         assert summary in found, f"{summary!r} not in {sorted(found)}"
         assert line in found[summary], (summary, found[summary])
+
+
+def test_a_backup_outlasting_the_timeout_fails_the_apply_with_the_status_url(workdir, service):
+    import requests
+
+    workdir.write(config('resource "vcfbackup_backup" "slow" {\n  timeout = "1s"\n}\n'))
+    workdir.run("init")
+    service.simulator.state.update_config(backup_seconds=4.0)
+    try:
+        applied = workdir.run("apply", "-auto-approve", check=False)
+    finally:
+        service.simulator.state.update_config(backup_seconds=1.0)
+    output = applied.stdout + applied.stderr
+    assert applied.returncode != 0 and "the backup did not end within 1s" in output and "goes on" in output
+    status_url = re.search(rf"{re.escape(service.url)}/v1/triggers/trg_\w+", output).group(0)
+    assert workdir.state() == {}
+    finished = requests.get(status_url + "?wait=20", headers={"Authorization": f"Bearer {API_TOKEN}"},
+                            timeout=30).json()  # the backup went on without Terraform, and ends
+    assert finished["state"] == "DONE" and finished["backup"]["status"] == "SUCCESSFUL"
