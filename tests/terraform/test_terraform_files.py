@@ -98,3 +98,15 @@ def test_provider_example_applies_and_its_freshness_gate_holds(newest_1_4, servi
     stale = work.run("plan", "-var=max_backup_age_hours=0", check=False)
     assert stale.returncode != 0
     assert "No SUCCESSFUL SDDC Manager backup in the last 0 hours" in stale.stdout + stale.stderr
+
+
+def test_every_file_and_every_docs_example_is_terraform_fmt_clean(newest, tmp_path):
+    from webhook.clients.terraform_provider import docs
+
+    tree = copy_tree(tmp_path)
+    for index, example in enumerate((docs.PROVIDER_EXAMPLE, docs.BACKUP_EXAMPLE, docs.LATEST_EXAMPLE)):
+        (tree / f"docs-example-{index}.tf").write_text(example + "\n", encoding="utf-8")
+    work = Workdir.create(newest, tmp_path / "run")
+    work.path = tree
+    checked = work.run("fmt", "-check", "-recursive", "-diff", check=False)
+    assert checked.returncode == 0, checked.stdout
