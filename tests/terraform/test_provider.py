@@ -242,3 +242,15 @@ def test_a_backup_outlasting_the_timeout_fails_the_apply_with_the_status_url(wor
     finished = requests.get(status_url + "?wait=20", headers={"Authorization": f"Bearer {API_TOKEN}"},
                             timeout=30).json()  # the backup went on without Terraform, and ends
     assert finished["state"] == "DONE" and finished["backup"]["status"] == "SUCCESSFUL"
+
+
+def test_a_request_the_service_refuses_fails_with_its_message_and_starts_nothing(workdir, service):
+    workdir.write(config('resource "vcfbackup_backup" "refused" {\n'
+                         '  callback_url = "http://127.0.0.1:9/not-on-the-allowlist"\n}\n'))
+    workdir.run("init")
+    before = service.backup_posts()
+    applied = workdir.run("apply", "-auto-approve", check=False)
+    output = applied.stdout + applied.stderr
+    assert applied.returncode != 0
+    assert "vcf-backup-webhook could not start the backup (400" in output and "VCFBACKUP_CALLBACK" in output
+    assert service.backup_posts() == before and workdir.state() == {}
