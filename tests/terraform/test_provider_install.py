@@ -141,3 +141,12 @@ def test_the_provider_starts_without_the_http_stack_or_server_code():
     imported = {line.rsplit("|", 1)[-1].strip() for line in out.splitlines()}
     assert "requests" not in imported and "flask" not in imported and "pydantic" not in imported
     assert not {m for m in imported if m.startswith(("webhook.core", "webhook.adapters", "webhook.web"))}
+
+
+def test_the_provider_version_is_the_package_version():
+    from importlib.metadata import version
+
+    from webhook.clients.terraform_provider import SOURCE, VERSION
+
+    assert VERSION == version("vcf-backup-webhook") == __version__
+    assert SOURCE == "vcf-backup-webhook/vcfbackup"
