@@ -208,14 +208,13 @@ def terraform_provider() -> None:
                    "mirror, ~/.terraform.d/plugins.")
 def terraform_provider_install(directory: str | None) -> None:
     """Lay the provider where a plain `terraform init` finds it, offline."""
+    import importlib.util
     from pathlib import Path
 
     from .clients.terraform_provider import SOURCE, VERSION
     from .clients.terraform_provider.install import install
 
-    try:
-        import tf  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("tf") is None:
         click.echo("error: the provider needs the `tf` package: pip install 'vcf-backup-webhook[terraform]'", err=True)
         sys.exit(1)
     done = install(Path(directory) if directory else None)
