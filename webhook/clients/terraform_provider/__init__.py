@@ -8,7 +8,7 @@ install`` lays it where a plain ``terraform init`` finds it (see :mod:`.install`
 
 from __future__ import annotations
 
-from ... import __version__
+from ..._version import __version__
 
 HOSTNAME = "registry.terraform.io"
 NAMESPACE = "vcf-backup-webhook"
