@@ -29,7 +29,7 @@ def cert_cache_path() -> Path:
 
 
 def main() -> None:
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from tf import runner  # type: ignore[import-untyped]
 
     from .provider import VcfBackupProvider

@@ -11,6 +11,7 @@ import  by trigger id.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .provider import VcfBackupProvider
 
 BAD_ENDINGS = ("FAILED", "CANCELLED", "SUBMIT_FAILED", "TIMED_OUT")
+log = logging.getLogger("vcfbackup")  # stderr: Terraform keeps it in its log (TF_LOG)
 
 
 class BackupResource:
@@ -58,7 +60,10 @@ class BackupResource:
         deadline = time.monotonic() + seconds(timeout)
         try:
             view = api.start_backup(body, f"terraform-{uuid.uuid4()}", deadline=deadline)
+            log.info("trigger %s accepted (%s): %s", view.get("id"), view.get("state"), view.get("statusUrl"))
             view = api.wait(view, deadline=deadline)
+            log.info("trigger %s is %s: backup %s", view.get("id"), view.get("state"),
+                     (view.get("backup") or {}).get("status"))
         except ServiceError as exc:
             ctx.diagnostics.add_error(exc.summary, exc.detail)
             return None
@@ -78,6 +83,7 @@ class BackupResource:
             ctx.diagnostics.add_error(exc.summary, exc.detail)
             return current
         if view is None:  # pruned from the audit trail: the backup still happened
+            log.info("trigger %s is no longer in the service's audit trail; keeping its state", current["id"])
             return current
         if failure_of(view, current.get("timeout") or DEFAULT_TIMEOUT) is not None:
             return current  # state is only ever written for a SUCCESSFUL backup; keep that one
