@@ -64,9 +64,13 @@ terraform init
 
 `vcf-backup-webhook terraform-provider install --dir DIR` lays it into `DIR` instead, for
 `terraform init -plugin-dir DIR` (CI runners, TFE agents). The installed files are the same bytes on
-every machine, so a committed `.terraform.lock.hcl` holds everywhere; record the hash for every
-platform with `terraform providers lock -fs-mirror=$HOME/.terraform.d/plugins -platform=linux_amd64
--platform=darwin_arm64` (see `terraform/README.md`)."""
+every machine, so a committed `.terraform.lock.hcl` holds everywhere. Record the hash for every
+platform once (it is the same hash for each; see `terraform/README.md`):
+
+```shell
+terraform providers lock -fs-mirror="$HOME/.terraform.d/plugins" \\
+  -platform=linux_amd64 -platform=linux_arm64 -platform=darwin_amd64 -platform=darwin_arm64
+```"""
 
 
 def type_name(encoded: bytes) -> str:
