@@ -127,7 +127,7 @@ def test_plugin_dir_install_and_providers_lock_give_one_hash_everywhere(tmp_path
     for mirror in (mirror_a, mirror_b):
         work = Workdir.create(terraform, tmp_path / f"lock-{mirror.name}")
         work.write(REQUIRED)
-        work.run("providers", "lock", f"-fs-mirror={mirror}", "-platform=linux_amd64", "-platform=darwin_arm64")
+        work.run("providers", "lock", f"-fs-mirror={mirror}", *(f"-platform={p}" for p in installing.PLATFORMS))
         locked.append(lock_hashes(work.path / ".terraform.lock.hcl"))
     assert locked[0] == locked[1] == from_init  # one launcher, one hash, on every platform and machine
 
