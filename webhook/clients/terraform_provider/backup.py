@@ -24,7 +24,6 @@ from .util import report, seconds
 if TYPE_CHECKING:
     from .provider import VcfBackupProvider
 
-BAD_ENDINGS = ("FAILED", "CANCELLED", "SUBMIT_FAILED", "TIMED_OUT")
 log = logging.getLogger("vcfbackup")  # stderr: Terraform keeps it in its log (TF_LOG)
 
 
@@ -95,7 +94,7 @@ class BackupResource:
     def delete(self, ctx: Any, current: dict[str, Any]) -> None:
         return None  # forget it: a backup is never deleted
 
-    def import_(self, ctx: Any, id: str) -> dict[str, Any] | None:  # noqa: A002 (tf's signature)
+    def import_(self, ctx: Any, id: str) -> dict[str, Any] | None:  # tf calls it with this name
         api = self.provider.api(ctx.diagnostics)
         if api is None:
             return None
@@ -128,8 +127,9 @@ def failure_of(view: dict[str, Any], timeout: str) -> tuple[str, str] | None:
     where = f"Trigger status: {view.get('statusUrl')}"
     if view["state"] not in FINISHED:
         return (f"the backup did not end within {timeout}",
-                f"It is {status or view['state']} and goes on without Terraform; the next apply takes a new one "
-                f"unless it is done by then (see reuse_if_newer_than). {where}")
+                f"It is {status or view['state']} and goes on without Terraform. The next apply asks again: it "
+                f"rides on this backup while it runs, or takes a new one once it has ended (unless "
+                f"reuse_if_newer_than accepts this one). {where}")
     if backup.get("outcome") == "success":
         return None
     if not backup:
@@ -138,7 +138,7 @@ def failure_of(view: dict[str, Any], timeout: str) -> tuple[str, str] | None:
     errors = backup.get("errors") or []
     message = "; ".join(str(e.get("message") or "") for e in errors if e.get("message")) or "no error detail"
     remediation = "; ".join(str(e["remediationMessage"]) for e in errors if e.get("remediationMessage"))
-    summary = f"SDDC Manager backup {status if status in BAD_ENDINGS else status or 'FAILED'}: {message}"
+    summary = f"SDDC Manager backup {status or 'FAILED'}: {message}"
     detail = (f"Remediation: {remediation}\n" if remediation else "") + (
         f"SDDC Manager task: {backup.get('id') or '-'}. {where}")
     return summary, detail
