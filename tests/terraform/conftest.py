@@ -18,8 +18,14 @@ from webhook.simulator import SimulatorConfig, SimulatorServer
 from tests.conftest import API_TOKEN, SIGNING_SECRET
 from tests.support.node import ServeProcess, serve_environment
 from tests.support.receiver import Receiver
-from tests.support.terraform import TerraformBinary, Workdir, install_provider, newest_terraform, why_missing, \
-    wrapper_terraform
+from tests.support.terraform import (
+    TerraformBinary,
+    Workdir,
+    install_provider,
+    newest_terraform,
+    why_missing,
+    wrapper_terraform,
+)
 
 SIMULATED_BACKUP_SECONDS = 1.0
 _RAN: dict[str, Counter[str]] = defaultdict(Counter)
