@@ -40,21 +40,22 @@ class LatestBackup(BackupTask):
     ageSeconds: int = Field(description="Seconds since it completed, by the service's clock")
 
 
-def spec_of(elements: str | None) -> BackupSpec:
-    """``?elements=SDDC_MANAGER,...``: only backups of exactly these resource types (default SDDC_MANAGER)."""
+def spec_of(elements: str | None) -> BackupSpec | None:
+    """``?elements=SDDC_MANAGER,...``: only backups of exactly these resource types (None: the default spec)."""
     names = [e.strip() for e in (elements or "").split(",") if e.strip()]
     unknown = sorted(set(names) - KNOWN_RESOURCE_TYPES)
     if unknown:
         raise InvalidRequest(f"elements: resourceType {unknown[0]!r} is not supported.",
                              remediation=f"Use a comma-separated list of {', '.join(sorted(KNOWN_RESOURCE_TYPES))}.")
-    return BackupSpec(elements=[BackupResource(resourceType=n) for n in names]) if names else default_spec()
+    return BackupSpec(elements=[BackupResource(resourceType=n) for n in names]) if names else None
 
 
 @bp.get("/latest")
 def latest_backup() -> ResponseReturnValue:
     caller_of_token(request.headers.get("Authorization"), web().api_tokens)
     service = web().service
-    backup = service.store.latest_successful_backup(spec_of(request.args.get("elements")).key(), _EPOCH)
+    backup = service.store.latest_successful_backup((spec_of(request.args.get("elements")) or default_spec()).key(),
+                                                    _EPOCH)
     if backup is None or backup.completed_at is None:
         raise NotFound("This service has recorded no SUCCESSFUL backup yet.",
                        remediation="Take one first (POST /v1/triggers, or `vcf-backup-webhook trigger --wait`).")
