@@ -1,4 +1,4 @@
-"""Command line: serve · worker · demo · simulator · check · trigger."""
+"""Command line: serve · worker · demo · simulator · check · trigger · tf-status · terraform-provider."""
 
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ def trigger(url: str | None, token: str | None, elements: tuple[str, ...], reaso
             callback_url: str | None, idempotency_key: str | None, reuse_if_newer_than: str | None,
             wait: bool, timeout: float) -> None:
     """Ask the service for a backup. Exit codes: 0 ok, 1 failed, 2 timed out, 3 rejected, 4 unavailable."""
-    from .client import ExitCode, TriggerClient
+    from .clients.trigger import ExitCode, TriggerClient
     from .settings import TriggerClientSettings
 
     env = TriggerClientSettings()
@@ -196,9 +196,37 @@ def trigger(url: str | None, token: str | None, elements: tuple[str, ...], reaso
 @main.command("tf-status")
 def tf_status() -> None:
     """For Terraform's `external` data source: the latest SUCCESSFUL backup as JSON strings (read-only)."""
-    from .external_status import main as run_tf_status
+    from .clients.external_status import main as run_tf_status
 
     sys.exit(run_tf_status(sys.stdin, sys.stdout, sys.stderr))
+
+
+@main.group("terraform-provider")
+def terraform_provider() -> None:
+    """The vcfbackup Terraform provider (needs the [terraform] extra)."""
+
+
+@terraform_provider.command("install")
+@click.option("--dir", "directory", type=click.Path(file_okay=False),
+              help="Plugin directory (for `terraform init -plugin-dir DIR`); default: Terraform's implied local "
+                   "mirror, ~/.terraform.d/plugins.")
+def terraform_provider_install(directory: str | None) -> None:
+    """Lay the provider where a plain `terraform init` finds it, offline."""
+    import importlib.util
+    from pathlib import Path
+
+    from .clients.terraform_provider import SOURCE, VERSION
+    from .clients.terraform_provider.install import install
+
+    if importlib.util.find_spec("tf") is None:
+        click.echo("error: the provider needs the `tf` package: pip install 'vcf-backup-webhook[terraform]'", err=True)
+        sys.exit(1)
+    done = install(Path(directory) if directory else None)
+    click.echo(f"installed {SOURCE} {VERSION} into {done.version_dir}")
+    click.echo(f"  runs with {done.python}")
+    click.echo(f'  use: required_providers {{ vcfbackup = {{ source = "{SOURCE}", version = "{VERSION}" }} }}')
+    if directory:
+        click.echo(f"  then: terraform init -plugin-dir {done.directory}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,7 +18,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from .app import Services, build_store, build_worker, create_app
-from .client import TriggerClient
+from .clients.trigger import TriggerClient
 from .settings import Settings
 from .simulator import SimulatorConfig, SimulatorServer
 
@@ -96,6 +96,8 @@ def run_demo(*, port: int, backup_seconds: float, auto: bool, once: bool, echo: 
     echo(f"  curl -s '{url}/v1/triggers/TRIGGER_ID?wait=60' -H 'Authorization: Bearer {token}'")
     echo("Count the backups SDDC Manager ran:")
     echo(f"  curl -s {sim.url}/sim/state\n")
+    echo("Terraform (README section \"Terraform\"): in the shell that runs terraform,")
+    echo(f"  export VCFBACKUP_TRIGGER_URL={url} VCFBACKUP_TRIGGER_TOKEN={token}\n")
     fired: threading.Thread | None = None
     if auto:
         def fire() -> None:

@@ -3,21 +3,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import API_TOKEN, SIGNING_SECRET
+from tests.support.node import serve_environment
 
 
 @pytest.fixture
 def serve_env(tmp_path, simulator, receiver):
-    return {
-        "VCFBACKUP_SDDC_URL": simulator.url,
-        "VCFBACKUP_SDDC_USERNAME": "admin@local",
-        "VCFBACKUP_SDDC_PASSWORD": "VMware123!VMware123!",
-        "VCFBACKUP_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
-        "VCFBACKUP_API_TOKENS": f"ci:{API_TOKEN}",
-        "VCFBACKUP_CALLBACK_ALLOWED_HOSTS": receiver.host,
-        "VCFBACKUP_CALLBACK_ALLOW_HTTP": "true",
-        "VCFBACKUP_CALLBACK_SIGNING_SECRET": SIGNING_SECRET,
-        "VCFBACKUP_POLL_INTERVAL": "0.3",
-        "VCFBACKUP_POLL_MAX_INTERVAL": "0.5",
-        "VCFBACKUP_WORKER_LEASE": "2s",
-        "VCFBACKUP_LOG_LEVEL": "DEBUG",
-    }
+    return serve_environment(tmp_path / "serve.db", simulator.url, receiver.host, API_TOKEN, SIGNING_SECRET)

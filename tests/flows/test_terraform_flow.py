@@ -253,3 +253,12 @@ def test_latest_backup_endpoint_reports_status_and_age(node, simulator, auth):
     assert latest["backupId"] == done["backup"]["backupId"] and latest["completedAt"]
     assert 0 <= latest["ageSeconds"] < 30
     assert simulator.state.backups_started == 1
+
+
+def test_latest_backup_filters_by_elements_and_refuses_unknown_ones(node, simulator, auth):
+    requests.post(node.url + "/v1/triggers?wait=20", headers=auth, json={})
+    same = requests.get(node.url + "/v1/backups/latest?elements=SDDC_MANAGER", headers=auth)
+    assert same.status_code == 200 and same.json()["status"] == "SUCCESSFUL"
+    unknown = requests.get(node.url + "/v1/backups/latest?elements=SDDC_MANAGER,VCENTER", headers=auth)
+    assert unknown.status_code == 400 and "VCENTER" in unknown.json()["message"]
+    assert unknown.json()["remediationMessage"]

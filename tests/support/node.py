@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -68,6 +69,25 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def serve_environment(database: Path, simulator_url: str, callback_host: str, api_token: str,
+                      signing_secret: str) -> dict[str, str]:
+    """The environment of a ``serve`` node wired to a simulator and a callback receiver on loopback."""
+    return {
+        "VCFBACKUP_SDDC_URL": simulator_url,
+        "VCFBACKUP_SDDC_USERNAME": "admin@local",
+        "VCFBACKUP_SDDC_PASSWORD": "VMware123!VMware123!",
+        "VCFBACKUP_DATABASE_URL": f"sqlite:///{database}",
+        "VCFBACKUP_API_TOKENS": f"ci:{api_token}",
+        "VCFBACKUP_CALLBACK_ALLOWED_HOSTS": callback_host,
+        "VCFBACKUP_CALLBACK_ALLOW_HTTP": "true",
+        "VCFBACKUP_CALLBACK_SIGNING_SECRET": signing_secret,
+        "VCFBACKUP_POLL_INTERVAL": "0.3",
+        "VCFBACKUP_POLL_MAX_INTERVAL": "0.5",
+        "VCFBACKUP_WORKER_LEASE": "2s",
+        "VCFBACKUP_LOG_LEVEL": "DEBUG",
+    }
 
 
 class ServeProcess:

@@ -17,7 +17,7 @@ import hcl2
 import pytest
 import requests
 
-from webhook.client import ExitCode
+from webhook.clients.http import ExitCode
 
 from tests.conftest import API_TOKEN
 
@@ -126,7 +126,7 @@ def test_there_is_a_module_and_every_example():
     assert {"modules/pre-change-backup/main.tf", "modules/pre-change-backup/variables.tf",
             "modules/pre-change-backup/outputs.tf", "modules/pre-change-backup/versions.tf",
             "examples/local-exec/main.tf", "examples/hcp-run-task/main.tf", "examples/http/main.tf",
-            "examples/external/main.tf"} <= names
+            "examples/external/main.tf", "examples/provider/main.tf"} <= names
 
 
 def test_module_needs_terraform_1_4_and_no_provider():

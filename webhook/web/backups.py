@@ -14,9 +14,10 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import Field
 
-from ..core.errors import NotFound
-from ..core.models import BackupTask
+from ..core.errors import InvalidRequest, NotFound
+from ..core.models import BackupResource, BackupSpec, BackupTask
 from ..core.results import iso
+from ..core.validation import KNOWN_RESOURCE_TYPES
 from ..sources.auth import caller_of_token
 from . import openapi
 from .context import web
@@ -34,11 +35,21 @@ class LatestBackup(BackupTask):
     ageSeconds: int = Field(description="Seconds since it completed, by the service's clock")
 
 
+def spec_of(elements: str | None) -> BackupSpec | None:
+    """``?elements=SDDC_MANAGER,...``: only backups of exactly these resource types (None: the default spec)."""
+    names = [e.strip() for e in (elements or "").split(",") if e.strip()]
+    unknown = sorted(set(names) - KNOWN_RESOURCE_TYPES)
+    if unknown:
+        raise InvalidRequest(f"elements: resourceType {unknown[0]!r} is not supported.",
+                             remediation=f"Use a comma-separated list of {', '.join(sorted(KNOWN_RESOURCE_TYPES))}.")
+    return BackupSpec(elements=[BackupResource(resourceType=n) for n in names]) if names else None
+
+
 @bp.get("/latest")
 def latest_backup() -> ResponseReturnValue:
     caller_of_token(request.headers.get("Authorization"), web().api_tokens)
     service = web().service
-    backup = service.latest_backup()
+    backup = service.latest_backup(spec_of(request.args.get("elements")))
     if backup is None or backup.completed_at is None:
         raise NotFound("This service has recorded no SUCCESSFUL backup yet.",
                        remediation="Take one first (POST /v1/triggers, or `vcf-backup-webhook trigger --wait`).")
@@ -55,6 +66,9 @@ OPENAPI = openapi.Described({
     "/v1/backups/latest": {
         "get": openapi.operation(
             "The latest SUCCESSFUL backup and its age (read-only; for Terraform freshness checks)",
-            {"200": openapi.json_body(LatestBackup), **openapi.errors(401, 404)}, security=openapi.BEARER),
+            {"200": openapi.json_body(LatestBackup), **openapi.errors(400, 401, 404)}, security=openapi.BEARER,
+            parameters=[{"name": "elements", "in": "query", "required": False, "schema": {"type": "string"},
+                         "description": "Comma-separated resource types; only backups of exactly these (default "
+                                        "SDDC_MANAGER)"}]),
     },
 }, models=(LatestBackup,))

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import requests
 
-from .client import ExitCode
+from .http import ClientEnvironment, ExitCode
 
 QUERY_KEYS = {"url": "service base URL (default VCFBACKUP_TRIGGER_URL)",
               "ca_bundle": "CA bundle file for the service's TLS certificate (default VCFBACKUP_TRIGGER_CA_BUNDLE)",
@@ -89,12 +89,10 @@ def result_of(backup: dict[str, Any], url: str) -> dict[str, str]:
 
 def run(stdin: str) -> dict[str, str]:
     """The whole program minus I/O: raises StatusError with the message for stderr."""
-    from .settings import TriggerClientSettings
-
     query = read_query(stdin)
-    env = TriggerClientSettings()
-    url = query.get("url") or env.trigger_url
-    token = env.trigger_token.get_secret_value() if env.trigger_token else ""
+    env = ClientEnvironment.read()
+    url = query.get("url") or env.url
+    token = env.token or ""
     if not url or not token:
         raise StatusError("set VCFBACKUP_TRIGGER_URL (or query.url) and VCFBACKUP_TRIGGER_TOKEN in Terraform's "
                           "environment", ExitCode.REJECTED)
@@ -102,7 +100,7 @@ def run(stdin: str) -> dict[str, str]:
         timeout = float(query.get("timeout") or 10)
     except ValueError:
         raise StatusError("query.timeout must be a number of seconds", ExitCode.REJECTED) from None
-    verify: bool | str = query.get("ca_bundle") or env.trigger_ca_bundle or True
+    verify: bool | str = query.get("ca_bundle") or env.ca_bundle or True
     return result_of(latest_backup(url, token, verify=verify, timeout=timeout), url)
 
 

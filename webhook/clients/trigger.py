@@ -9,13 +9,9 @@ from typing import Any
 
 import requests
 
+from .http import ExitCode, error_body, error_text, session
 
-class ExitCode:
-    SUCCESS = 0
-    FAILED = 1
-    TIMED_OUT = 2
-    REJECTED = 3
-    UNAVAILABLE = 4
+__all__ = ["ExitCode", "TriggerClient", "TriggerOutcome"]
 
 
 @dataclass
@@ -28,10 +24,7 @@ class TriggerOutcome:
 class TriggerClient:
     def __init__(self, base_url: str, token: str, *, verify: bool | str = True, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
-        self.session.headers["User-Agent"] = "vcf-backup-webhook-trigger"
-        self.session.verify = verify
+        self.session = session(token, verify=verify, user_agent="vcf-backup-webhook-trigger")
         self.timeout = timeout
 
     def _request(self, method: str, path: str, *, wait: float | None = None, **kwargs: Any) -> requests.Response:
@@ -71,7 +64,8 @@ class TriggerClient:
                 return _refused(response)
             view = response.json()
             backup = view.get("backup") or {}
-            line = f"{view['state']} backup {backup.get('backupId', '-')} task {backup.get('id', '-')} {backup.get('status', '')}"
+            line = (f"{view['state']} backup {backup.get('backupId', '-')} task {backup.get('id', '-')} "
+                    f"{backup.get('status', '')}")
             if line != last:
                 progress(line)
                 last = line
@@ -79,10 +73,7 @@ class TriggerClient:
 
 
 def _refused(response: requests.Response) -> TriggerOutcome:
-    try:
-        body = response.json()
-    except ValueError:
-        body = {"message": response.text[:500]}
+    body = error_body(response)
     code = ExitCode.UNAVAILABLE if response.status_code >= 500 else ExitCode.REJECTED
     text = f"{response.status_code} {body.get('errorCode', '')}: {body.get('message', '')}"
     if body.get("remediationMessage"):
@@ -99,8 +90,6 @@ def _finished(view: dict[str, Any], *, waited: bool) -> TriggerOutcome:
     status = backup.get("status", "")
     if backup.get("outcome") == "success":
         return TriggerOutcome(ExitCode.SUCCESS, backup, f"backup {status} (SDDC task {backup.get('id')})")
-    errors = "; ".join(
-        f"{e.get('message', '')} {('-- ' + e['remediationMessage']) if e.get('remediationMessage') else ''}".strip()
-        for e in backup.get("errors") or [])
+    errors = error_text(backup.get("errors"))
     code = ExitCode.TIMED_OUT if status == "TIMED_OUT" else ExitCode.FAILED
     return TriggerOutcome(code, backup, f"backup {status}: {errors or 'no error detail'}")

@@ -1,0 +1,47 @@
+"""The clients' own copies of what the service also knows agree with the service."""
+
+from __future__ import annotations
+
+import pytest
+
+from webhook.clients.http import ELEMENT_TYPES, ClientEnvironment, parse_duration
+from webhook.core.durations import parse_duration as service_parse_duration
+from webhook.core.validation import KNOWN_RESOURCE_TYPES
+
+
+@pytest.mark.parametrize("text", ["90", "1.5", "90s", "15m", "1h30m", "2d", "250ms", " 1h 30m ", "0"])
+def test_durations_parse_like_the_service(text):
+    assert parse_duration(text) == service_parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["soon", "-5m", "15x", "m", "", "1h soon"])
+def test_bad_durations_are_refused_like_the_service(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+    with pytest.raises(ValueError):
+        service_parse_duration(text)
+
+
+def test_element_types_are_the_services():
+    assert set(ELEMENT_TYPES) == KNOWN_RESOURCE_TYPES
+
+
+def test_empty_environment_values_count_as_unset():
+    env = ClientEnvironment.read({"VCFBACKUP_TRIGGER_URL": "", "VCFBACKUP_TRIGGER_TOKEN": "t"})
+    assert env == ClientEnvironment(url=None, token="t", ca_bundle=None)
+
+
+def test_clients_load_no_server_code():
+    """Clients speak HTTP to the service: loading them (the provider included) loads none of its code."""
+    import subprocess
+    import sys
+
+    code = ("import sys, webhook.clients.trigger, webhook.clients.external_status, "
+            "webhook.clients.terraform_provider.provider, webhook.clients.terraform_provider.install; "
+            "print('\\n'.join(sorted(m for m in sys.modules if m.startswith('webhook'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    modules = loaded.stdout.split()
+    assert "webhook.clients.terraform_provider.backup" in modules
+    server = [m for m in modules if m.startswith(("webhook.core", "webhook.adapters", "webhook.web",
+                                                  "webhook.settings", "webhook.app", "webhook.sources"))]
+    assert server == []
