@@ -17,12 +17,13 @@ from .adapters.store import SqlStore
 from .adapters.tfc_notifier import TfcRunTaskNotifier
 from .core.callbacks import CallbackPolicy, HostAllowlist
 from .core.clock import SystemClock
-from .core.deliveries import DeliveryPolicy
+from .core.delivery_policy import DeliveryPolicy
 from .core.errors import ServiceError
 from .core.metrics import Metrics
 from .core.ports import Clock, Notifier, SddcManager, Store
 from .core.service import TriggerService
-from .core.worker import Worker, WorkerConfig
+from .core.worker import Worker
+from .core.worker_config import WorkerConfig
 from .logs import configure_logging
 from .settings import Settings
 from .sources import slack, slack_messages, terraform, terraform_messages
@@ -133,6 +134,7 @@ def build_worker(
     config = WorkerConfig(
         lease_seconds=settings.worker_lease, poll_initial=settings.poll_interval,
         poll_max=settings.poll_max_interval, backup_timeout=settings.backup_timeout, retention=settings.retention,
+        attempt_deadline=settings.callback_timeout,
         **({"worker_id": worker_id} if worker_id else {}),
     )
     return Worker(store, sddc or build_sddc_client(settings), notifier or build_notifier(settings, store),

@@ -11,7 +11,7 @@ import pytest
 
 from webhook.adapters.store import SqlStore
 from webhook.core.callbacks import CallbackPolicy, HostAllowlist
-from webhook.core.deliveries import DeliveryPolicy
+from webhook.core.delivery_policy import DeliveryPolicy
 from webhook.core.service import TriggerService
 from webhook.core.triggers import AttemptResult, DeliveryEvent, DeliveryState, TriggerState
 from webhook.core.worker import Worker, WorkerConfig
