@@ -15,13 +15,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-import requests
 from standardwebhooks.webhooks import Webhook
 
 from ..core.callbacks import CallbackPolicy, is_forbidden_address
 from ..core.errors import CallbackRefused
 from ..core.ports import Notifier
 from ..core.triggers import AttemptResult, Delivery
+from . import bounded_http
+from .bounded_http import MAX_BODY, Answer
 
 log = logging.getLogger("webhook.notifiers")
 
@@ -58,20 +59,24 @@ def refusal(url: str, check: Callable[[str], object]) -> AttemptResult | None:
     return None
 
 
-def result_of_response(response: requests.Response) -> AttemptResult:
-    if 200 <= response.status_code < 300:
-        return AttemptResult(ok=True, status_code=response.status_code)
+def result_of_response(response: Answer) -> AttemptResult:
+    code = response.status
+    if 200 <= code < 300:
+        return AttemptResult(ok=True, status_code=code)
+    if 300 <= code < 400:  # redirects are never followed, so asking again can never succeed
+        return AttemptResult(ok=False, status_code=code, permanent=True,
+                             error=f"receiver answered {code} (a redirect, which is never followed)")
     retry_after: float | None = None
-    header = response.headers.get("Retry-After")
+    header = response.headers.get("retry-after")
     if header and header.strip().isdigit():
         retry_after = float(header.strip())
     return AttemptResult(
         ok=False,
-        status_code=response.status_code,
-        error=f"receiver answered {response.status_code}",
+        status_code=code,
+        error=f"receiver answered {code}",
         retry_after=retry_after,
         # 410 Gone: the receiver says the endpoint is gone for good (Standard Webhooks).
-        permanent=response.status_code == 410,
+        permanent=code == 410,
     )
 
 
@@ -84,12 +89,12 @@ class WebhookNotifier:
         signing_secret: str | None = None,
         *,
         timeout: float = 15.0,
-        session: requests.Session | None = None,
+        max_body: int = MAX_BODY,
     ) -> None:
         self.policy = policy
         self._secret = signing_secret
-        self.timeout = timeout
-        self.session = session or requests.Session()
+        self.timeout = timeout  # the whole attempt: connect, send, and the entire answer
+        self.max_body = max_body
 
     def send(self, delivery: Delivery) -> AttemptResult:
         url = delivery.target.url
@@ -107,11 +112,11 @@ class WebhookNotifier:
         if self._secret:
             headers["webhook-signature"] = sign_standard_webhook(self._secret, delivery.id, timestamp, body)
         try:
-            response = self.session.post(url, data=body.encode(), headers=headers, timeout=self.timeout,
-                                         allow_redirects=False)
-        except requests.RequestException as exc:
-            return AttemptResult(ok=False, error=f"{type(exc).__name__} while calling the receiver")
-        return result_of_response(response)
+            answer = bounded_http.request("POST", url, body.encode(), headers, deadline=self.timeout,
+                                          max_body=self.max_body)
+        except bounded_http.AttemptFailed as exc:
+            return AttemptResult(ok=False, error=str(exc))
+        return result_of_response(answer)
 
 
 class NotifierRouter:
@@ -127,6 +132,6 @@ class NotifierRouter:
                                  permanent=True)
         try:
             return notifier.send(delivery)
-        except Exception as exc:  # a notifier bug must not wedge the delivery loop
+        except Exception as exc:  # a notifier bug must not wedge the delivery loop: this one gives up
             log.exception("notifier failed", extra={"event": "delivery.notifier_failed"})
-            return AttemptResult(ok=False, error=f"notifier error: {type(exc).__name__}")
+            return AttemptResult(ok=False, error=f"notifier error: {type(exc).__name__}", permanent=True)
