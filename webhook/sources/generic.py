@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from ..core.durations import parse_duration
+from ..core.durations import parse_bounded_duration
 from ..core.models import BackupResource, BackupSpec
 from ..core.triggers import CallbackTarget, Trigger
 from ..core.validation import KNOWN_RESOURCE_TYPES, parse_json, validate
@@ -29,7 +29,8 @@ class GenericTriggerBody(BaseModel):
     callbackUrl: str | None = Field(None, max_length=2000)
     reason: str | None = Field(None, max_length=2000)
     idempotencyKey: str | None = Field(None, min_length=1, max_length=200)
-    reuseIfNewerThan: Annotated[float | None, BeforeValidator(lambda v: None if v is None else parse_duration(v))] = None
+    reuseIfNewerThan: Annotated[
+        float | None, BeforeValidator(lambda v: None if v is None else parse_bounded_duration(v))] = None
 
     @field_validator("elements")
     @classmethod

@@ -28,6 +28,12 @@ def readyz() -> ResponseReturnValue:
     except Exception as exc:  # any failure means not ready; the detail is for the operator
         checks["store"] = f"unavailable ({type(exc).__name__})"
         ready = False
+    else:
+        try:  # a store that answers reads but refuses writes cannot accept a single trigger
+            ctx.service.store.check_writable()
+        except Exception as exc:
+            checks["store"] = f"answers but refuses writes ({_cause(exc)})"
+            ready = False
     try:
         beat = ctx.service.store.last_heartbeat()
     except Exception:
@@ -40,7 +46,19 @@ def readyz() -> ResponseReturnValue:
         checks["worker"] = f"heartbeat {age:.1f} s ago"
         if age > ctx.worker_stale_after:
             ready = False
+    try:
+        faults = ctx.service.store.worker_faults()
+    except Exception:
+        faults = []
+    if faults:  # beating, but its cycles keep failing: nothing advances
+        checks["worker"] = "; ".join(faults[:3])
+        ready = False
     return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
+
+
+def _cause(exc: Exception) -> str:
+    cause = exc.__cause__ or exc
+    return type(getattr(cause, "orig", None) or cause).__name__
 
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
