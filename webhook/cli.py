@@ -85,10 +85,19 @@ def load_app_once(settings: Any) -> None:
     from .core.errors import StoreUnavailable
 
     try:
-        build_store(settings)
+        store = build_store(settings)
     except StoreUnavailable as exc:
         click.echo(f"error: {exc.message} -- {exc.remediation}", err=True)
         sys.exit(1)
+    try:
+        store.check_writable()
+    except StoreUnavailable as exc:
+        click.echo(f"error: the store cannot be written ({exc.message}) -- check that VCFBACKUP_DATABASE_URL "
+                   "names a database this user may write (file and directory permissions, a read-only "
+                   "mount or replica, disk space).", err=True)
+        sys.exit(1)
+    finally:
+        store.engine.dispose()
 
 
 def _die_with_parent() -> None:
