@@ -51,7 +51,8 @@ class Services:
 
     def trigger_service(self) -> TriggerService:
         return TriggerService(self.store, self.clock, callback_policy(self.settings), wake=self.wake,
-                              metrics=self.metrics)
+                              metrics=self.metrics,
+                              max_waiters=self.settings.max_waiters or max(1, self.settings.web_threads // 2))
 
 
 def callback_policy(settings: Settings) -> CallbackPolicy:

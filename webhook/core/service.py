@@ -7,6 +7,7 @@ and the worker does the rest. Waiting callers wait on the store, not on a socket
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -72,12 +73,16 @@ class TriggerService:
         *,
         wake: Callable[[], None] | None = None,
         metrics: Metrics | None = None,
+        max_waiters: int = 8,
     ) -> None:
         self.metrics: Metrics = metrics or NullMetrics()
         self.store = store
         self.clock = clock
         self.callback_policy = callback_policy
         self._wake = wake or (lambda: None)
+        # Each ?wait= holds a request thread: at most this many at once, so waiting callers can never
+        # take every thread from /healthz, /readyz and new triggers. The rest get the state at once.
+        self._waiters = threading.BoundedSemaphore(max(1, max_waiters))
 
     def accept(self, trigger: Trigger, owed: Sequence[Delivery] = ()) -> Receipt:
         """Store the trigger (idempotent on caller + dedupe key) and wake a worker.
@@ -139,13 +144,21 @@ class TriggerService:
         return TriggerView(trigger, document, self.store.deliveries_of_trigger(trigger.id), backup)
 
     def wait(self, trigger_id: str, seconds: float, *, poll: float = 0.1) -> TriggerView:
-        """Block until the trigger is finished or ``seconds`` pass; reads only the store."""
+        """Block until the trigger is finished or ``seconds`` pass; reads only the store.
+
+        When ``max_waiters`` callers already wait, answer at once (the caller sees 202 and asks again).
+        """
         deadline = time.monotonic() + max(0.0, seconds)
         view = self.view(trigger_id)
-        while not view.finished and time.monotonic() < deadline:
-            time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
-            poll = min(poll * 1.5, 1.0)
-            view = self.view(trigger_id)
+        if view.finished or not self._waiters.acquire(blocking=False):
+            return view
+        try:
+            while not view.finished and time.monotonic() < deadline:
+                time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+                poll = min(poll * 1.5, 1.0)
+                view = self.view(trigger_id)
+        finally:
+            self._waiters.release()
         return view
 
     def history(
