@@ -38,6 +38,7 @@ def test_redirects_are_not_followed(receiver):
     notifier = WebhookNotifier(CallbackPolicy(HostAllowlist.of([receiver.host]), allow_http=True))
     result = notifier.send(delivery_to(receiver.url()))
     assert not result.ok and result.status_code == 302
+    assert result.permanent and "redirect" in (result.error or "")  # never followed: asking again cannot help
 
 
 def test_retry_after_and_gone_are_reported(receiver):

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from standardwebhooks.webhooks import Webhook
 
-from ..core.callbacks import CallbackPolicy, is_forbidden_address
+from ..core.callbacks import CallbackPolicy, is_forbidden_address, is_internal_address
 from ..core.errors import CallbackRefused
 from ..core.ports import Notifier
 from ..core.triggers import AttemptResult, Delivery
@@ -34,15 +34,18 @@ def sign_standard_webhook(secret: str, msg_id: str, timestamp: int, body: str) -
     return Webhook(secret).sign(msg_id, datetime.fromtimestamp(timestamp, UTC), body)
 
 
-def resolves_to_forbidden(host: str, port: int) -> bool:
+def resolves_to_forbidden(host: str, port: int, *, internal_too: bool = False) -> bool:
+    """True if ``host`` resolves to a metadata address (or, with ``internal_too``, a loopback/private one)."""
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except OSError:
         return False  # let the request itself fail and be retried
-    return any(is_forbidden_address(str(info[4][0])) for info in infos)
+    addresses = [str(info[4][0]) for info in infos]
+    return any(is_forbidden_address(a) or (internal_too and is_internal_address(a)) for a in addresses)
 
 
-def refusal(url: str, check: Callable[[str], object]) -> AttemptResult | None:
+def refusal(url: str, check: Callable[[str], object], names: Callable[[str, int], bool] | None = None,
+            ) -> AttemptResult | None:
     """Why this URL must not be called now (policy, or DNS pointing at a metadata address), or None.
 
     Checked at send time as well as at trigger time: the allowlist may have changed since, and a
@@ -53,9 +56,12 @@ def refusal(url: str, check: Callable[[str], object]) -> AttemptResult | None:
     except CallbackRefused as exc:
         return AttemptResult(ok=False, error=exc.message, permanent=True)
     parts = urlsplit(url)
-    if resolves_to_forbidden(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)):
-        return AttemptResult(ok=False, error=f"{urlsplit(url).hostname} resolves to a link-local or metadata address",
-                             permanent=True)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    # A name reached through a wildcard entry must not lead to loopback or internal ports either.
+    internal_too = names is not None and not names(host, port)
+    if resolves_to_forbidden(host, port, internal_too=internal_too):
+        return AttemptResult(ok=False, error=f"{host} resolves to a link-local, metadata or (through a wildcard "
+                                             "allowlist entry) internal address", permanent=True)
     return None
 
 
@@ -98,7 +104,7 @@ class WebhookNotifier:
 
     def send(self, delivery: Delivery) -> AttemptResult:
         url = delivery.target.url
-        refused = refusal(url, self.policy.check)
+        refused = refusal(url, self.policy.check, self.policy.allowlist.names)
         if refused:
             return refused
         body = json.dumps({"type": delivery.event.value, **delivery.body}, separators=(",", ":"))
