@@ -46,7 +46,8 @@ def serve(host: str | None, port: int | None, no_worker: bool) -> None:
     from .gunicorn_app import run_gunicorn
     from .logs import configure_logging
 
-    settings = prepare_metrics_dir(load_settings(host=host, port=port))
+    loaded = load_settings(host=host, port=port)
+    settings = prepare_metrics_dir(loaded)
     configure_logging(settings.log_level)
     load_app_once(settings)
     child: subprocess.Popen[bytes] | None = None
@@ -63,6 +64,10 @@ def serve(host: str | None, port: int | None, no_worker: bool) -> None:
                 child.wait(30)
             except subprocess.TimeoutExpired:
                 child.kill()
+        if not loaded.metrics_dir:  # the directory serve made for this run: leave nothing behind
+            import shutil
+
+            shutil.rmtree(settings.metrics_dir, ignore_errors=True)
 
 
 def prepare_metrics_dir(settings: Any) -> Any:

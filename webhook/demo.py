@@ -7,6 +7,7 @@ import json
 import logging
 import secrets
 import shlex
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable
@@ -121,4 +122,6 @@ def run_demo(*, port: int, backup_seconds: float, auto: bool, once: bool, echo: 
         server.shutdown()
         receiver.server.shutdown()
         sim.stop()
+        services.store.engine.dispose()
+        shutil.rmtree(workdir, ignore_errors=True)  # the demo's store: nothing is left behind
     return 0 if first_callback.is_set() or not once else 1

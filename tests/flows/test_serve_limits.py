@@ -4,8 +4,11 @@ a store that cannot be written at start."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import requests
 
@@ -57,3 +60,17 @@ def test_serve_refuses_to_start_on_a_store_it_cannot_write(serve_env, tmp_path):
     assert done.returncode == 1
     assert "cannot be written" in done.stderr and "VCFBACKUP_DATABASE_URL" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_serve_removes_the_metrics_directory_it_made(serve_env):
+    # A short TMPDIR: the doorbell's Unix sockets live there, and socket paths are limited to 108 bytes.
+    scratch = Path(tempfile.mkdtemp(prefix="s13-", dir="/tmp"))
+    try:
+        node = ServeProcess({**serve_env, "TMPDIR": str(scratch)}).start()
+        try:
+            assert list(scratch.glob("vcf-backup-metrics-*"))
+        finally:
+            node.terminate()
+        assert not list(scratch.glob("vcf-backup-metrics-*"))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
