@@ -121,7 +121,7 @@ def run_slow_clients(ctx: Context, seconds: float) -> dict[str, Any]:
         with Tricklers(int(env["VCFBACKUP_PORT"]), TRICKLERS, seconds + 15) as tricklers:
             opened = tricklers.open
             trickled = _latencies(node.url, seconds)
-    result = {"tricklers": opened, "seconds": seconds,
+    result: dict[str, Any] = {"tricklers": opened, "seconds": seconds,
               "quiet": {k: _summary(v) for k, v in quiet.items()},
               "trickled": {k: _summary(v) for k, v in trickled.items()}}
     ctx.say(f"  slow clients: /healthz p99 {_ms(result['quiet']['healthz']['p99_ms'])} quiet, "
@@ -191,7 +191,7 @@ def run_slow_callback(ctx: Context, samples: int) -> dict[str, Any]:
         sleepy.server_close()
         receiver.stop()
         sim.stop()
-    result = {"samples": samples, "callback_sleeps_s": SLEEP_SECONDS,
+    result: dict[str, Any] = {"samples": samples, "callback_sleeps_s": SLEEP_SECONDS,
               "quiet": {"median_ms": statistics.median(quiet), "p99_ms": percentile(sorted(quiet), 99)},
               "slow_callback": {"median_ms": statistics.median(slowed), "p99_ms": percentile(sorted(slowed), 99)}}
     ctx.say(f"  slow callback: trigger→POST median {_ms(result['quiet']['median_ms'])} quiet, "

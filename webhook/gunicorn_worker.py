@@ -14,12 +14,13 @@ terminated in front, see the README).
 
 from __future__ import annotations
 
+import contextlib
+import selectors
 import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-import selectors
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 MAX_HEAD = 64 * 1024  # larger heads go to gunicorn's parser, which refuses them with its own limits
@@ -109,10 +110,8 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
 
     def _drop(self, conn: TConn) -> None:
         self._arriving.pop(conn, None)
-        try:
+        with contextlib.suppress(KeyError, ValueError, OSError):
             self.poller.unregister(conn.sock)
-        except (KeyError, ValueError, OSError):
-            pass
         self.nr_conns -= 1
         conn.close()
 

@@ -5,6 +5,7 @@ and callback capabilities that stay with their owner."""
 from __future__ import annotations
 
 import time
+
 import pytest
 import requests
 

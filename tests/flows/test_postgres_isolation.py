@@ -14,13 +14,12 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from tests.support.node import InProcessNode
+from tests.support.postgres import binaries, postgres_server
 from webhook.adapters.store import SqlStore
 from webhook.core.errors import InvalidRequest
 from webhook.core.triggers import Trigger
 from webhook.sources.generic import default_spec
-
-from tests.support.node import InProcessNode
-from tests.support.postgres import binaries, postgres_server
 
 pytestmark = pytest.mark.skipif(binaries() is None, reason="PostgreSQL server binaries are not installed "
                                                             "(.ci/run installs Debian's postgresql)")
@@ -110,7 +109,7 @@ def test_nodes_starting_together_on_an_empty_database_all_create_the_schema(serv
         url = server_url.rsplit("/", 1)[0] + "/" + name
         barrier = threading.Barrier(4)
 
-        def start(_: int) -> str:
+        def start(_: int, barrier: threading.Barrier = barrier, url: str = url) -> str:
             barrier.wait()
             try:
                 SqlStore.from_url(url).engine.dispose()

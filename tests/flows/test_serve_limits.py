@@ -12,10 +12,9 @@ from pathlib import Path
 
 import requests
 
-from webhook.adapters.store import SqlStore
-
 from tests.conftest import API_TOKEN
 from tests.support.node import ServeProcess
+from webhook.adapters.store import SqlStore
 
 
 def chunks(total: int, size: int = 65536):

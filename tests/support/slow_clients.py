@@ -3,6 +3,7 @@ request headers a byte at a time. One thread drives all sockets; the loop is bou
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -44,10 +45,8 @@ class Tricklers:
             position = 0
             while time.monotonic() < end and not self._stop.is_set() and position < len(head):
                 for sock in socks:
-                    try:
+                    with contextlib.suppress(OSError):
                         sock.send(head[position:position + 1])
-                    except OSError:
-                        pass
                 position += 1
                 self._stop.wait(self.interval)
         finally:

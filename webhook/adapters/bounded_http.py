@@ -12,6 +12,7 @@ straight to the receiver, which the allowlist names.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import socket
@@ -60,10 +61,8 @@ def request(method: str, url: str, body: bytes, headers: dict[str, str], *, dead
         expired.set()
         sock = conn.sock
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     watchdog = threading.Timer(deadline, abort)
     watchdog.daemon = True

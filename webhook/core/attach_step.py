@@ -73,7 +73,8 @@ class AttachStep:
         if recent is None or recent.completed_at is None:
             return False
         age = int((now - recent.completed_at).total_seconds())
-        note = f"Reused backup {recent.id} (SDDC task {recent.sddc_task_id}), SUCCESSFUL {age} s ago; no new backup started."
+        note = (f"Reused backup {recent.id} (SDDC task {recent.sddc_task_id}), SUCCESSFUL {age} s ago; "
+                "no new backup started.")
         self.completer.complete([trigger], recent, note)
         return True
 

@@ -35,7 +35,8 @@ def parse_json(body: bytes, what: str = "body") -> Any:
     except UnicodeDecodeError:
         raise InvalidRequest(f"The {what} is not UTF-8 text.") from None
     except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"The {what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
+        raise InvalidRequest(f"The {what} is not valid JSON: {exc.msg} at line {exc.lineno} "
+                             f"column {exc.colno}.") from None
     except _OutOfBounds as exc:
         raise InvalidRequest(f"The {what} has {exc}.") from None
     except RecursionError:
