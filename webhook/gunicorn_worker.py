@@ -40,8 +40,8 @@ class _Arriving:
         for line in bytes(self.data[:end]).split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
             name = name.strip().lower()
-            if name == b"transfer-encoding":
-                return True  # chunked: handed over after the headers
+            if name == b"transfer-encoding" or (name == b"expect" and b"100-continue" in value.lower()):
+                return True  # chunked, or the client waits for "100 Continue": handed over after the headers
             if name == b"content-length":
                 try:
                     length = int(value.strip())
