@@ -80,33 +80,41 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
         """A kept-alive connection sends its next request: let it arrive here too, not on a thread."""
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
-        self._await_request(conn)
+        self._await_request(conn, readable=True)
 
-    def _await_request(self, conn: TConn) -> None:
+    def _await_request(self, conn: TConn, *, readable: bool = False) -> None:
+        """Wait on the event loop for the request; a connection known to be readable is read at once."""
         self._arriving[conn] = _Arriving(time.monotonic() + self.read_timeout)
+        if readable and self._read(conn):
+            return
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_bytes, conn))
 
-    def _on_bytes(self, conn: TConn, sock: Any) -> None:
-        arriving = self._arriving.get(conn)
-        if arriving is None:
-            return
+    def _on_bytes(self, conn: TConn, _sock: Any) -> None:
+        if conn in self._arriving and self._read(conn):
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self.poller.unregister(conn.sock)
+
+    def _read(self, conn: TConn) -> bool:
+        """Take what has arrived; True once the connection left the loop (handed to a thread, or dropped)."""
+        arriving = self._arriving[conn]
         try:
-            data = sock.recv(65536)
+            data = conn.sock.recv(65536)
         except (BlockingIOError, InterruptedError):
-            return
+            return False
         except OSError:
             data = b""
         if not data:  # the client went away before its request was complete
             self._drop(conn)
-            return
+            return True
         arriving.data += data
-        if arriving.complete(self.max_body):
-            self.poller.unregister(conn.sock)
-            del self._arriving[conn]
-            conn.init()  # plain HTTP: only makes the socket blocking and builds the parser
-            conn.parser.unreader.unread(bytes(arriving.data))
-            conn.data_ready = True
-            self.enqueue_req(conn)
+        if not arriving.complete(self.max_body):
+            return False
+        del self._arriving[conn]
+        conn.init()  # plain HTTP: only makes the socket blocking and builds the parser
+        conn.parser.unreader.unread(bytes(arriving.data))
+        conn.data_ready = True
+        self.enqueue_req(conn)
+        return True
 
     def _drop(self, conn: TConn) -> None:
         self._arriving.pop(conn, None)
