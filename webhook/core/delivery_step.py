@@ -163,30 +163,39 @@ class DeliveryLoop:
             self.step.record()
 
     def _dispatch(self) -> bool:
-        """Claim as many due deliveries as there are free threads and start them; True if all were used."""
+        """Claim as many due deliveries as there are free threads and start them; True to go again at once.
+
+        A delivery whose host already has its share of threads is let go and looked at again in
+        ``HOST_BUSY_DELAY`` (one write for all of them). A round that could start none of what it
+        claimed pauses before the next, so a backlog for one slow host cannot spin the loop.
+        """
         with self._slots:
             free = self.config.delivery_threads - self._in_flight
         if free <= 0:
             return False
         claimed = self.step.store.claim_deliveries(self.step.owner, self.step.clock.now(),
                                                    self.config.delivery_lease, free)
+        busy: list[str] = []
+        started = 0
         for delivery in claimed:
             if not self.step.stands(delivery):
                 continue
             host = _host(delivery.target.url)
             with self._slots:
                 if self._per_host.get(host, 0) >= self.config.delivery_per_host:
-                    busy = True
-                else:
-                    busy = False
-                    self._per_host[host] = self._per_host.get(host, 0) + 1
-                    self._in_flight += 1
-                    self._queue.append(delivery)
-                    self._slots.notify()
-            if busy:  # its host already has its share of threads: look again shortly, let others by
-                later = self.step.clock.now() + timedelta(seconds=HOST_BUSY_DELAY)
-                self.step.store.postpone_delivery(delivery.id, self.step.owner, later)
-        return len(claimed) >= free
+                    busy.append(delivery.id)
+                    continue
+                self._per_host[host] = self._per_host.get(host, 0) + 1
+                self._in_flight += 1
+                self._queue.append(delivery)
+                self._slots.notify()
+            started += 1
+        if busy:
+            later = self.step.clock.now() + timedelta(seconds=HOST_BUSY_DELAY)
+            self.step.store.postpone_deliveries(busy, self.step.owner, later)
+            if not started:
+                self.wake.wait(HOST_BUSY_DELAY / 4)
+        return len(claimed) >= free and started > 0
 
     def _sender(self) -> None:
         while True:
@@ -208,6 +217,9 @@ class DeliveryLoop:
                 self.wake.set()
 
     def _idle_seconds(self) -> float:
+        with self._slots:
+            if self._in_flight >= self.config.delivery_threads:
+                return self.config.idle_wait  # every thread is busy: a finished attempt wakes the loop
         waits = [self.config.idle_wait]
         record = self.step.record_due()
         if record is not None:

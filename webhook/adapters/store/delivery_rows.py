@@ -72,9 +72,10 @@ class DeliveryRows(StoreBase):
                          .values(state=DeliveryState.CANCELLED.value, last_error=reason, next_attempt_at=None,
                                  lease_owner=None, lease_until=None))
 
-    def postpone_delivery(self, delivery_id: str, owner: str, until: datetime) -> None:
+    def postpone_deliveries(self, delivery_ids: Sequence[str], owner: str, until: datetime) -> None:
         with self._tx(write=True) as conn:
-            conn.execute(deliveries.update().where(deliveries.c.id == delivery_id, deliveries.c.lease_owner == owner)
+            conn.execute(deliveries.update().where(deliveries.c.id.in_(list(delivery_ids)),
+                                                   deliveries.c.lease_owner == owner)
                          .values(next_attempt_at=until.timestamp(), lease_owner=None, lease_until=None))
 
     def next_delivery_due(self, now: datetime) -> datetime | None:
