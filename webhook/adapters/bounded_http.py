@@ -6,21 +6,24 @@ with a huge body was read whole into memory. Here a watchdog shuts the socket do
 deadline passes, whatever the request is blocked on, and at most ``max_body`` bytes are read.
 
 Redirects are never followed. TLS verification uses the CA bundle ``requests`` would use
-(``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, else certifi's). Proxies are not used: callbacks go
-straight to the receiver, which the allowlist names.
+(``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, else certifi's). Proxies come from the standard
+environment variables (``https_proxy``, ``http_proxy``, ``no_proxy``), as ``requests`` and urllib
+take them; https goes through the proxy as a CONNECT tunnel, so TLS is still end to end.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import os
 import socket
 import ssl
 import threading
+import urllib.request
 from dataclasses import dataclass, field
 from functools import cache
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 MAX_BODY = 64 * 1024
 
@@ -44,17 +47,44 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=bundle)
 
 
+def _proxy(scheme: str, host: str) -> tuple[str, int, dict[str, str]] | None:
+    """The proxy the environment names for this URL (host, port, its auth header), or None."""
+    url = urllib.request.getproxies().get(scheme)
+    if not url or urllib.request.proxy_bypass(host):
+        return None
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    auth: dict[str, str] = {}
+    if parts.username:
+        token = base64.b64encode(f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()).decode()
+        auth["Proxy-Authorization"] = f"Basic {token}"
+    return parts.hostname or "", parts.port or 80, auth
+
+
+def _connection(url: str, deadline: float) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
+    """A connection for ``url`` (direct, or through the environment's proxy), the request target, extra headers."""
+    parts = urlsplit(url)
+    host, https = parts.hostname or "", parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    proxy = _proxy(parts.scheme, host)
+    if proxy is None:
+        if https:
+            return http.client.HTTPSConnection(host, port, timeout=deadline, context=_tls_context()), target, {}
+        return http.client.HTTPConnection(host, port, timeout=deadline), target, {}
+    proxy_host, proxy_port, auth = proxy
+    if https:
+        tunnel = http.client.HTTPSConnection(proxy_host, proxy_port, timeout=deadline, context=_tls_context())
+        tunnel.set_tunnel(host, port, headers=auth)
+        return tunnel, target, {}
+    absolute = f"http://{host}:{port}{target}"
+    return http.client.HTTPConnection(proxy_host, proxy_port, timeout=deadline), absolute, auth
+
+
 def request(method: str, url: str, body: bytes, headers: dict[str, str], *, deadline: float,
             max_body: int = MAX_BODY) -> Answer:
     """Send and read the answer (its first ``max_body`` bytes) within ``deadline`` seconds, or raise."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(host, parts.port or 443, timeout=deadline, context=_tls_context())
-    else:
-        conn = http.client.HTTPConnection(host, parts.port or 80, timeout=deadline)
+    conn, target, extra = _connection(url, deadline)
+    headers = {**headers, **extra}
     expired = threading.Event()
 
     def abort() -> None:
