@@ -1,8 +1,8 @@
 """The Slack notifier: posts a trigger's start and result messages to its ``response_url``.
 
 Slack lets a ``response_url`` be used at most 5 times within 30 minutes, so every post is
-counted against that budget, retries included. One ``send`` is exactly one POST (slack_sdk's
-in-process retry handlers are off): the worker records each attempt and reschedules retries,
+counted against that budget, retries included. One ``send`` is exactly one POST (no retries inside
+the notifier): the worker records each attempt and reschedules retries,
 honouring ``Retry-After`` on a 429. The budget is split so no interleaving can exceed it:
 
 * a ``backup.started`` delivery posts at most ``STARTED_MAX_POSTS`` (2) times, counted over all
