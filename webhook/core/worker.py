@@ -88,7 +88,8 @@ class Worker:
         """Loop until ``stop``; sleep until woken by new work or the next due time."""
         wake = wake or threading.Event()
         sender = DeliveryLoop(self.deliveries)
-        senders = threading.Thread(target=sender.run_forever, args=(stop,), name="deliveries", daemon=True)
+        senders_stop = threading.Event()  # set when this loop ends, however it ends
+        senders = threading.Thread(target=sender.run_forever, args=(senders_stop,), name="deliveries", daemon=True)
         senders.start()
         self._senders_running = True
         failures = 0
@@ -120,7 +121,7 @@ class Worker:
                     stop.wait(gather)
                 wake.clear()
         finally:
-            stop.set()
+            senders_stop.set()
             sender.wake.set()
             senders.join(self.config.attempt_deadline + 5)
             self._senders_running = False
