@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from .completion import reference_token
 from .delivery_policy import DeliveryPolicy
+from .errors import StoreUnavailable
 from .metrics import Metrics
 from .ports import Clock, Notifier, Store
 from .results import result_document
@@ -63,7 +65,24 @@ class DeliveryStep:
         return len(claimed) >= self.config.batch
 
     def stands(self, delivery: Delivery) -> bool:
-        return delivery.event is not DeliveryEvent.DEADLINE or self._deadline_stands(delivery)
+        """Whether to attempt it now; one that cannot even be looked at gives up with the reason."""
+        try:
+            return delivery.event is not DeliveryEvent.DEADLINE or self._deadline_stands(delivery)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # this delivery only: the others go on
+            self._give_up(delivery, exc)
+            return False
+
+    def _give_up(self, delivery: Delivery, exc: Exception) -> None:
+        token = reference_token()
+        log.error("delivery could not be handled", exc_info=exc, extra={
+            "event": "delivery.failed", "delivery_id": delivery.id, "referenceToken": token})
+        now = self.clock.now()
+        error = f"could not be handled: {type(exc).__name__} (referenceToken {token})"
+        with self._lock:
+            self.unrecorded.add(RecordedAttempt(delivery_id=delivery.id, attempt=DeliveryAttempt(at=now, error=error),
+                                                state=DeliveryState.GAVE_UP, last_error=error), now)
 
     def attempt(self, delivery: Delivery) -> None:
         """Send once and keep the outcome for the next record; never raises (a bad item ends GAVE_UP)."""
@@ -71,8 +90,11 @@ class DeliveryStep:
         try:
             result = self.notifier.send(delivery)
         except Exception as exc:  # a notifier bug must not wedge the loop: this delivery gives up
-            log.exception("notifier failed", extra={"event": "delivery.notifier_failed", "delivery_id": delivery.id})
-            result = AttemptResult(ok=False, error=f"notifier error: {type(exc).__name__}", permanent=True)
+            token = reference_token()
+            log.exception("notifier failed", extra={"event": "delivery.notifier_failed", "delivery_id": delivery.id,
+                                                    "referenceToken": token})
+            result = AttemptResult(ok=False, error=f"notifier error: {type(exc).__name__} (referenceToken {token})",
+                                   permanent=True)
         finished = self.clock.now()
         attempt = DeliveryAttempt(at=started, status_code=result.status_code, error=result.error,
                                   duration_ms=int((finished - started).total_seconds() * 1000))
