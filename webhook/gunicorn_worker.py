@@ -9,7 +9,8 @@ request that has not arrived within ``read_timeout`` seconds is dropped. Chunked
 over after their headers (the body limit still applies to them, see ``web.inbound.raw_body``).
 
 TLS terminated by gunicorn itself is left to the stock path (``serve`` never configures it: TLS is
-terminated in front, see the README).
+terminated in front, see the README). Written against gunicorn 27's ``gthread``; the names that
+differ in older releases are looked up both ways.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
     def on_client_socket_readable(self, conn: TConn, client: Any) -> None:
         """A kept-alive connection sends its next request: let it arrive here too, not on a thread."""
         self.poller.unregister(client)
-        self.keepalived_conns.remove(conn)
+        kept = getattr(self, "keepalived_conns", None)  # gunicorn < 23 names it ``_keep``
+        (kept if kept is not None else self._keep).remove(conn)
         self._await_request(conn, readable=True)
 
     def _await_request(self, conn: TConn, *, readable: bool = False) -> None:
@@ -125,7 +127,10 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
 
     def murder_keepalived(self, force: bool = False) -> None:
         """Also drop requests that did not arrive within ``read_timeout`` (all of them when stopping)."""
-        super().murder_keepalived(force)
+        if force:
+            super().murder_keepalived(force)
+        else:
+            super().murder_keepalived()  # older gunicorn: no ``force`` parameter
         now = time.monotonic()
         for conn, arriving in list(self._arriving.items()):
             if force or arriving.deadline <= now:
