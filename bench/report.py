@@ -154,6 +154,26 @@ def growth_table(growth: dict[str, Any]) -> list[str]:
     return lines
 
 
+def isolation_table(iso: dict[str, Any]) -> list[str]:
+    clients, callback = iso["slow_clients"], iso["slow_callback"]
+    lines = [f"Two closed-loop clients per endpoint for {clients['seconds']:g} s, on a quiet node and while "
+             f"{clients['tricklers']} connections trickle request headers (a byte every 0.5 s).", "",
+             "| endpoint | p50 quiet | p99 quiet | p50 trickled | p99 trickled | failed (quiet / trickled) |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for kind, label in (("healthz", "GET /healthz"), ("trigger", "POST /v1/triggers")):
+        q, t = clients["quiet"][kind], clients["trickled"][kind]
+        lines.append(f"| {label} | {_f(q['p50_ms'], 1)} ms | {_f(q['p99_ms'], 1)} ms | {_f(t['p50_ms'], 1)} ms | "
+                     f"{_f(t['p99_ms'], 1)} ms | {q['failed']} / {t['failed']} |")
+    lines += ["", f"{callback['samples']} triggers one at a time, each opening its own backup: time from sending the "
+                  f"trigger to its POST /v1/backups/tasks, quiet and while an earlier backup's callback endpoint "
+                  f"sleeps {callback['callback_sleeps_s']:g} s before answering.", "",
+              "| | median | p99 |", "|---|---:|---:|",
+              f"| quiet | {_f(callback['quiet']['median_ms'], 1)} ms | {_f(callback['quiet']['p99_ms'], 1)} ms |",
+              f"| callback endpoint asleep | {_f(callback['slow_callback']['median_ms'], 1)} ms | "
+              f"{_f(callback['slow_callback']['p99_ms'], 1)} ms |"]
+    return lines
+
+
 def targets_table(checks: list[dict[str, Any]]) -> list[str]:
     lines = ["| target | measured | result |", "|---|---|---|"]
     for c in checks:
@@ -179,7 +199,8 @@ def markdown(results: dict[str, Any], checks: list[dict[str, Any]]) -> str:
                 ("3. Reaction time", "reaction", reaction_table),
                 ("4. Memory and store size", "memory", lambda v: memory_table(v, (results.get("growth") or {})
                                                                               .get("store"))),
-                ("5. Cost growth with history", "growth", growth_table)]
+                ("5. Cost growth with history", "growth", growth_table),
+                ("6. Isolation: slow clients and slow callback endpoints", "isolation", isolation_table)]
     for title, key, render in sections:
         if results.get(key) is not None:
             out += [f"## {title}", "", *render(results[key]), ""]

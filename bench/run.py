@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import history, reaction, report, servers, storm, targets
+from . import history, isolation, reaction, report, servers, storm, targets
 from .load import PREFERENCE, tool_name
 from .receiver import Receiver
 from .throughput import Context, run_ack
 
-SECTIONS = ("ack", "storm", "reaction", "growth")
+SECTIONS = ("ack", "storm", "reaction", "growth", "isolation")
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class Profile:
     settle: float  # seconds the peer's script log must stay still before its lines are counted
     settle_idle: float  # seconds a fresh node idles before its idle memory is read
     shared_node: bool  # all endpoints on one node (smoke: fewer start-ups) instead of one node each
+    isolation_seconds: float = 5.0  # per latency phase (quiet, trickled)
+    isolation_samples: int = 10  # triggers per submit-delay phase (quiet, slow callback)
 
 
 FULL = Profile(seconds=10, warmup=2, conns=(16, 64), storm_total=1000, storm_backup=10, storm_timeout=120,
@@ -50,7 +52,7 @@ FULL = Profile(seconds=10, warmup=2, conns=(16, 64), storm_total=1000, storm_bac
                settle=3.0, settle_idle=1.0, shared_node=False)
 SMOKE = Profile(seconds=1, warmup=0, conns=(16,), storm_total=40, storm_backup=2, storm_timeout=30,
                 reaction_samples=3, growth_sizes=(100, 1_000), growth_cycles=3, growth_seconds=1, settle=0.5,
-                settle_idle=0.2, shared_node=True)
+                settle_idle=0.2, shared_node=True, isolation_seconds=1.0, isolation_samples=3)
 
 
 def say(line: str) -> None:
@@ -91,6 +93,8 @@ def run(profile: Profile, mode: str, only: tuple[str, ...], out: Path, keep_work
         "reaction": lambda: results.update(reaction=reaction.run_reaction(ctx, profile.reaction_samples)),
         "growth": lambda: results.update(growth=history.run_growth(
             ctx, profile.growth_sizes, profile.growth_cycles, profile.growth_seconds)),
+        "isolation": lambda: results.update(isolation=isolation.run_isolation(
+            ctx, profile.isolation_seconds, profile.isolation_samples)),
     }
     try:
         for name in SECTIONS:

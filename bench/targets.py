@@ -18,6 +18,8 @@ GROWTH_FACTOR = 1.5
 CYCLE_FLOOR_MS = 2.0
 ACK_FLOOR_MS = 10.0
 DURABLE_MODES = ("FULL", "EXTRA")
+# Isolation (issue 13): a disturbed figure within this multiple of the undisturbed one in the same run.
+ISOLATION_MULTIPLE = 2.0
 
 
 def _check(rows: list[dict[str, Any]], name: str, measured: str, passed: bool | None) -> None:
@@ -42,6 +44,9 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
     growth = results.get("growth")
     if growth is not None:
         _growth_targets(growth, checks)
+    isolation = results.get("isolation")
+    if isolation is not None:
+        _isolation_targets(isolation, checks)
     for section, error in results.get("errors", {}).items():
         _check(checks, f"{section} section ran", error, False)
     return checks
@@ -126,6 +131,27 @@ def _growth_targets(growth: dict[str, Any], checks: list[dict[str, Any]]) -> Non
     _check(checks, f"5. ack p99 does not grow ({label})",
            f"{small['ack_p99_ms']:.1f} → {large['ack_p99_ms']:.1f} ms (limit {limit:.1f})",
            large["ack_p99_ms"] <= limit)
+
+
+def _isolation_targets(isolation: dict[str, Any], checks: list[dict[str, Any]]) -> None:
+    clients = isolation["slow_clients"]
+    for kind, label in (("healthz", "/healthz"), ("trigger", "POST /v1/triggers")):
+        quiet, trickled = clients["quiet"][kind], clients["trickled"][kind]
+        limit = ISOLATION_MULTIPLE * (quiet["p99_ms"] or 0.0)
+        measured = trickled["p99_ms"]
+        _check(checks, f"6. {label} p99 with {clients['tricklers']} trickling connections ≤ "
+                       f"{ISOLATION_MULTIPLE:g} × without",
+               f"{_ms(measured)} vs {_ms(quiet['p99_ms'])} ({trickled['failed']} failed)",
+               measured is not None and trickled["failed"] == 0 and measured <= limit)
+    callback = isolation["slow_callback"]
+    quiet_ms, slowed_ms = callback["quiet"]["median_ms"], callback["slow_callback"]["median_ms"]
+    _check(checks, f"6. trigger → POST /v1/backups/tasks median while a callback endpoint sleeps "
+                   f"{callback['callback_sleeps_s']:g} s ≤ {ISOLATION_MULTIPLE:g} × without",
+           f"{_ms(slowed_ms)} vs {_ms(quiet_ms)}", slowed_ms <= ISOLATION_MULTIPLE * quiet_ms)
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} ms"
 
 
 def failed(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:

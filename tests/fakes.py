@@ -43,7 +43,7 @@ class FakeSddc:
         self.tasks[task_id] = Task(id=task_id, name="SDDC Manager Backup", status="IN_PROGRESS",
                                    type="SDDCMANAGER_BACKUP", creationTimestamp=datetime.now(UTC).isoformat())
         if self.crash_after_start:
-            raise RuntimeError("simulated crash after the POST reached SDDC Manager")
+            raise SimulatedCrash("simulated crash after the POST reached SDDC Manager")
         return BackupTask(id=task_id, name="SDDC Manager Backup", status="IN_PROGRESS")
 
     def get_task(self, task_id: str) -> Task:
@@ -71,3 +71,7 @@ class RecordingNotifier:
     def send(self, delivery: Delivery) -> AttemptResult:
         self.sent.append(delivery)
         return self.results.pop(0) if self.results else AttemptResult(ok=True, status_code=200)
+
+
+class SimulatedCrash(BaseException):
+    """The process dies here: nothing in the service catches it (it is not an ``Exception``)."""

@@ -17,11 +17,12 @@ from .adapters.sddc_manager import SddcManagerClient
 from .adapters.store import SqlStore
 from .core.callbacks import CallbackPolicy, HostAllowlist
 from .core.clock import SystemClock
-from .core.deliveries import DeliveryPolicy
+from .core.delivery_policy import DeliveryPolicy
 from .core.metrics import Metrics
 from .core.ports import Clock, Notifier, SddcManager, Store
 from .core.service import TriggerService
-from .core.worker import Worker, WorkerConfig
+from .core.worker import Worker
+from .core.worker_config import WorkerConfig
 from .logs import configure_logging
 from .settings import Settings
 from .sources import Source, registered, started_kinds
@@ -44,7 +45,8 @@ class Services:
 
     def trigger_service(self) -> TriggerService:
         return TriggerService(self.store, self.clock, callback_policy(self.settings), wake=self.wake,
-                              metrics=self.metrics)
+                              metrics=self.metrics,
+                              max_waiters=self.settings.max_waiters or max(1, self.settings.web_threads // 2))
 
 
 def callback_policy(settings: Settings) -> CallbackPolicy:
@@ -111,6 +113,7 @@ def build_worker(
     config = WorkerConfig(
         lease_seconds=settings.worker_lease, poll_initial=settings.poll_interval,
         poll_max=settings.poll_max_interval, backup_timeout=settings.backup_timeout, retention=settings.retention,
+        attempt_deadline=settings.callback_timeout,
     )
     if worker_id:
         config = replace(config, worker_id=worker_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from .app import build_sddc_client, build_store
 from .core.errors import ServiceError
@@ -30,15 +31,23 @@ def run_check(settings: Settings, echo: Callable[[str], None]) -> int:
                         "Set VCFBACKUP_CALLBACK_ALLOWED_HOSTS.")
     if not settings.callback_signing_secret:
         problems.append("Callbacks are unsigned. Set VCFBACKUP_CALLBACK_SIGNING_SECRET (whsec_<base64>).")
+    echo("Checking the store (VCFBACKUP_DATABASE_URL) ...")
     try:
-        build_store(settings).ping()
-        echo("Store: reachable")
+        store = build_store(settings)
+        store.ping()
+        store.check_writable()
+        echo("Store: reachable and writable")
     except ServiceError as exc:
         problems.append(f"Store: {exc.message} Check VCFBACKUP_DATABASE_URL.")
     if not settings.sddc_url or not settings.sddc_username or not settings.sddc_password:
         problems.append("SDDC Manager: set VCFBACKUP_SDDC_URL, VCFBACKUP_SDDC_USERNAME and VCFBACKUP_SDDC_PASSWORD.")
+    elif urlsplit(settings.sddc_url).scheme not in ("http", "https") or not urlsplit(settings.sddc_url).hostname:
+        problems.append(f"SDDC Manager: VCFBACKUP_SDDC_URL={settings.sddc_url!r} is not a URL with a scheme; write "
+                        f"it as https://{settings.sddc_url.split('://')[-1].strip('/')}")
     else:
         client = build_sddc_client(settings)
+        echo(f"Logging in to SDDC Manager at {settings.sddc_url} as {settings.sddc_username} (gives up after "
+             f"{settings.sddc_connect_timeout:g} s to connect, {settings.sddc_read_timeout:g} s to answer) ...")
         try:
             client.login()
             echo(f"SDDC Manager: logged in to {settings.sddc_url} as {settings.sddc_username}")

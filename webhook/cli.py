@@ -46,7 +46,8 @@ def serve(host: str | None, port: int | None, no_worker: bool) -> None:
     from .gunicorn_app import run_gunicorn
     from .logs import configure_logging
 
-    settings = prepare_metrics_dir(load_settings(host=host, port=port))
+    loaded = load_settings(host=host, port=port)
+    settings = prepare_metrics_dir(loaded)
     configure_logging(settings.log_level)
     load_app_once(settings)
     child: subprocess.Popen[bytes] | None = None
@@ -67,6 +68,10 @@ def serve(host: str | None, port: int | None, no_worker: bool) -> None:
                 child.wait(30)
             except subprocess.TimeoutExpired:
                 child.kill()
+        if not loaded.metrics_dir:  # the directory serve made for this run: leave nothing behind
+            import shutil
+
+            shutil.rmtree(settings.metrics_dir, ignore_errors=True)
 
 
 def prepare_metrics_dir(settings: Any) -> Any:
@@ -89,10 +94,19 @@ def load_app_once(settings: Any) -> None:
     from .core.errors import StoreUnavailable
 
     try:
-        build_store(settings)
+        store = build_store(settings)
     except StoreUnavailable as exc:
         click.echo(f"error: {exc.message} -- {exc.remediation}", err=True)
         sys.exit(1)
+    try:
+        store.check_writable()
+    except StoreUnavailable as exc:
+        click.echo(f"error: the store cannot be written ({exc.message}) -- check that VCFBACKUP_DATABASE_URL "
+                   "names a database this user may write (file and directory permissions, a read-only "
+                   "mount or replica, disk space).", err=True)
+        sys.exit(1)
+    finally:
+        store.engine.dispose()
 
 
 def _die_with_parent() -> None:

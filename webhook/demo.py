@@ -7,6 +7,7 @@ import json
 import logging
 import secrets
 import shlex
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable
@@ -78,7 +79,8 @@ def run_demo(*, port: int, backup_seconds: float, auto: bool, once: bool, echo: 
         callback_signing_secret=secret, poll_interval=1.0, poll_max_interval=2.0, log_level="WARNING",
     )
     wake, stop = threading.Event(), threading.Event()
-    services = Services(settings=settings, store=build_store(settings), wake=wake.set)
+    store = build_store(settings)
+    services = Services(settings=settings, store=store, wake=wake.set)
     server = _serve(create_app(settings, services=services), port)
     url = f"http://127.0.0.1:{server.server_port}"
     worker = build_worker(settings, services.store)
@@ -123,4 +125,6 @@ def run_demo(*, port: int, backup_seconds: float, auto: bool, once: bool, echo: 
         server.shutdown()
         receiver.server.shutdown()
         sim.stop()
+        store.engine.dispose()
+        shutil.rmtree(workdir, ignore_errors=True)  # the demo's store: nothing is left behind
     return 0 if first_callback.is_set() or not once else 1

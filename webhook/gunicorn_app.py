@@ -6,6 +6,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from .gunicorn_worker import BufferingThreadWorker
 from .settings import Settings
 
 
@@ -20,7 +21,8 @@ class WebhookGunicorn(BaseApplication):  # type: ignore[misc]
             "bind": f"{s.host}:{s.port}",
             "workers": s.web_workers,
             "threads": s.web_threads,
-            "worker_class": "gthread" if s.web_threads > 1 else "sync",
+            # gthread, except that a request reaches a thread only once it has arrived (slow senders).
+            "worker_class": BufferingThreadWorker,
             # A caller may hold a request open with ?wait= up to max_wait.
             "timeout": int(s.max_wait) + 30,
             "graceful_timeout": 30,
@@ -41,6 +43,8 @@ class WebhookGunicorn(BaseApplication):  # type: ignore[misc]
             options["child_exit"] = child_exit
         for key, value in options.items():
             self.cfg.set(key, value)
+        BufferingThreadWorker.read_timeout = s.web_read_timeout
+        BufferingThreadWorker.max_body = max(s.max_body_bytes, s.alertmanager_max_body_bytes)
 
     def load(self) -> Any:
         from .app import create_app

@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, description="Base URL of this service as callers see it (for status links)")
     log_level: str = Field("INFO", description="Log level")
     metrics_dir: str | None = Field(None, description="Directory for multi-process metrics (serve sets it)")
+    web_read_timeout: Duration = Field(
+        10.0, description="A request's headers and body must arrive within this; slower senders are dropped "
+                          "(they never hold a request thread while they send)")
+    max_waiters: int = Field(
+        0, ge=0, description="Callers that may hold a request thread with ?wait= at once, per web process; more "
+                             "get the current state at once (0: half of VCFBACKUP_WEB_THREADS)")
 
     # Alertmanager / Slack / Terraform (read by their sources)
     alertmanager_token: SecretStr | None = Field(None, description="Bearer token Alertmanager sends")

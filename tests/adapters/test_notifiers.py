@@ -38,6 +38,7 @@ def test_redirects_are_not_followed(receiver):
     notifier = WebhookNotifier(CallbackPolicy(HostAllowlist.of([receiver.host]), allow_http=True))
     result = notifier.send(delivery_to(receiver.url()))
     assert not result.ok and result.status_code == 302
+    assert result.permanent and "redirect" in (result.error or "")  # never followed: asking again cannot help
 
 
 def test_retry_after_and_gone_are_reported(receiver):
@@ -53,3 +54,13 @@ def test_host_removed_from_allowlist_is_refused_at_send_time(receiver):
     result = notifier.send(delivery_to(receiver.url()))
     assert result.permanent and "allowlist" in (result.error or "")
     assert receiver.received == []
+
+
+def test_callbacks_go_through_the_proxy_the_environment_names(receiver, monkeypatch):
+    monkeypatch.setenv("http_proxy", receiver.base)  # the receiver plays the proxy: it gets the absolute URL
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    notifier = WebhookNotifier(CallbackPolicy(HostAllowlist.of(["callback.invalid:9"]), allow_http=True))
+    assert notifier.send(delivery_to("http://callback.invalid:9/through-proxy")).ok
+    [seen] = receiver.wait_for(1)
+    assert seen.path == "/through-proxy"

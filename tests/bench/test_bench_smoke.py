@@ -83,3 +83,17 @@ def test_reaction_memory_growth_and_store_size_have_numbers(smoke):
     assert positive(store["before"]["file_mb"]) and store["removed"]["triggers"] == sizes[-1]["history"]
     assert results["targets"] and "## Targets" in markdown
     assert not results["errors"]
+
+
+def test_isolation_figures_with_and_without_the_disturbance(smoke):
+    results, markdown = smoke
+    clients = results["isolation"]["slow_clients"]
+    assert clients["tricklers"] == 200
+    for phase in ("quiet", "trickled"):
+        for kind in ("healthz", "trigger"):
+            assert positive(clients[phase][kind]["p99_ms"]) and clients[phase][kind]["requests"] > 0
+    callback = results["isolation"]["slow_callback"]
+    for phase in ("quiet", "slow_callback"):
+        assert positive(callback[phase]["median_ms"]) and positive(callback[phase]["p99_ms"])
+    assert "## 6. Isolation" in markdown
+    assert any(c["target"].startswith("6. ") for c in results["targets"])

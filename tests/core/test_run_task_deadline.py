@@ -11,7 +11,7 @@ import pytest
 
 from webhook.adapters.store import SqlStore
 from webhook.core.callbacks import CallbackPolicy, HostAllowlist
-from webhook.core.deliveries import DeliveryPolicy
+from webhook.core.delivery_policy import DeliveryPolicy
 from webhook.core.service import TriggerService
 from webhook.core.triggers import AttemptResult, DeliveryEvent, DeliveryState, TriggerState
 from webhook.core.worker import Worker, WorkerConfig
@@ -121,3 +121,19 @@ def test_a_retried_request_owes_one_deadline_only(service, store, clock):
     assert first.id == again.id
     owed = store.deliveries_of_trigger(first.id)
     assert [d.event for d in owed] == [DeliveryEvent.DEADLINE]
+
+
+def test_a_deadline_delivery_that_cannot_be_handled_gives_up_alone_with_the_reason(service, store, clock):
+    sddc, notifier = FakeSddc(["In Progress"] * 20), RecordingNotifier()
+    worker = make_worker(store, clock, sddc, notifier)
+    trigger = run_task(service)
+    worker.run_once()
+
+    def broken(*_args):
+        raise ValueError("a row this code cannot read")
+
+    worker.deliveries.store = type("Broken", (), {"__getattr__": lambda _s, n: getattr(store, n),
+                                                  "expire_trigger": staticmethod(broken)})()
+    step(worker, clock, 10, times=6)  # the deadline is due: checking it raises, for this delivery only
+    [deadline] = [d for d in store.deliveries_of_trigger(trigger.id) if d.event is DeliveryEvent.DEADLINE]
+    assert deadline.state.value == "GAVE_UP" and "referenceToken" in (deadline.last_error or "")

@@ -11,7 +11,7 @@ import pytest
 
 from webhook.adapters.store import SqlStore
 from webhook.core.callbacks import CallbackPolicy, HostAllowlist
-from webhook.core.deliveries import DeliveryPolicy
+from webhook.core.delivery_policy import DeliveryPolicy
 from webhook.core.errors import SddcManagerError, SddcManagerUnreachable
 from webhook.core.models import Error
 from webhook.core.service import TriggerService
@@ -19,7 +19,7 @@ from webhook.core.triggers import AttemptResult, BackupState, TriggerState
 from webhook.core.worker import Worker, WorkerConfig
 from webhook.sources import generic
 
-from tests.fakes import FakeClock, FakeSddc, RecordingNotifier
+from tests.fakes import FakeClock, FakeSddc, RecordingNotifier, SimulatedCrash
 from tests.support.logs import Records
 
 
@@ -90,7 +90,7 @@ def test_crash_after_post_adopts_the_running_task_instead_of_posting_again(servi
     sddc.crash_after_start = True
     worker = make_worker(store, clock, sddc)
     trigger = accept(service, clock)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(SimulatedCrash):
         worker.run_once()  # the POST reached SDDC Manager, then the process "died"
     sddc.crash_after_start = False
     store.release_leases(worker.owner)  # what a restart amounts to: the old lease is gone
@@ -355,12 +355,12 @@ def test_the_worker_gathers_longer_while_triggers_only_ride_on_a_running_backup(
     worker = make_worker(store, clock, sddc)
     accept(service, clock)
     worker.run_once()
-    assert worker._riding is False  # this trigger opened the backup: its POST must not wait
+    assert worker.attaching.riding is False  # this trigger opened the backup: its POST must not wait
     accept(service, clock)
     worker.run_once()
-    assert worker._riding is True
+    assert worker.attaching.riding is True
     run_until_quiet(worker, clock, 4)  # the backup ends
-    assert worker._riding is False
+    assert worker.attaching.riding is False
 
 
 def test_stranded_triggers_are_looked_for_now_and_then_not_on_every_pass(service, store, clock, monkeypatch):
@@ -392,15 +392,17 @@ class CountingStore:
 
 
 class FailingAfter(RecordingNotifier):
-    """Sends ``ok`` callbacks until the n-th, which raises (a bug, not a receiver error)."""
+    """Sends ``ok`` callbacks until the n-th, when the process dies (or, with ``error``, raises that)."""
 
-    def __init__(self, n):
+    def __init__(self, n, error=None):
         super().__init__()
         self.n = n
+        self.error = error
 
     def send(self, delivery):
         if len(self.sent) == self.n:
-            raise RuntimeError("notifier bug")
+            self.n = -1 if self.error else self.n
+            raise self.error or SimulatedCrash("the process dies mid-pass")
         return super().send(delivery)
 
 
@@ -409,10 +411,10 @@ def finish_backup_for(service, store, clock, count, **config):
     sddc = FakeSddc(["Successful"])
     worker = make_worker(store, clock, sddc, RecordingNotifier(), **config)
     triggers = [accept(service, clock, callbackUrl=f"https://cb.example.com/{i}") for i in range(count)]
-    worker.attach()
-    worker.advance_backups()  # submit
+    worker.attaching.attach()
+    worker.backups.advance()  # submit
     clock.advance(1.5)
-    worker.advance_backups()  # poll: Successful, results owed
+    worker.backups.advance()  # poll: Successful, results owed
     return triggers
 
 
@@ -451,7 +453,7 @@ def test_what_was_sent_before_a_failure_is_recorded_and_never_sent_again(service
     triggers = finish_backup_for(service, store, clock, 5)
     broken = make_worker(store, clock, FakeSddc(), FailingAfter(3), record_every=20)
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(SimulatedCrash):
         broken.deliver()
     clock.advance(120)  # the broken worker's leases run out
     notifier = RecordingNotifier()
@@ -461,3 +463,14 @@ def test_what_was_sent_before_a_failure_is_recorded_and_never_sent_again(service
     assert [len(d.attempts) for d in states] == [1] * 5
     assert all(d.state.value == "DELIVERED" for d in states)
     assert len(notifier.sent) == 2  # only the two the failure stopped
+
+
+def test_a_delivery_whose_notifier_raises_gives_up_with_the_reason_and_the_others_go_out(service, store, clock):
+    triggers = finish_backup_for(service, store, clock, 5)
+    notifier = FailingAfter(2, error=RuntimeError("notifier bug"))
+    make_worker(store, clock, FakeSddc(), notifier).deliver()
+
+    states = [store.deliveries_of_trigger(t.id)[0] for t in triggers]
+    assert sorted(d.state.value for d in states) == ["DELIVERED"] * 4 + ["GAVE_UP"]
+    [gave_up] = [d for d in states if d.state.value == "GAVE_UP"]
+    assert "RuntimeError" in (gave_up.last_error or "")

@@ -7,8 +7,8 @@ import subprocess
 from datetime import UTC, datetime
 
 import pytest
-import requests
 
+from webhook.adapters.bounded_http import Answer
 from webhook.adapters.tfc_notifier import result_of
 from webhook.core.errors import CallbackRefused, InvalidRequest, Unauthenticated
 from webhook.sources import terraform
@@ -214,11 +214,8 @@ def test_deadline_and_decided_statuses():
     assert decided["data"]["attributes"] == {"status": "passed", "message": "No backup here."}
 
 
-def response(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> requests.Response:
-    answer = requests.Response()
-    answer.status_code, answer._content = status, body
-    answer.headers.update(headers or {})
-    return answer
+def response(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Answer:
+    return Answer(status, {k.lower(): v for k, v in (headers or {}).items()}, body)
 
 
 @pytest.mark.parametrize(("status", "ok", "permanent"), [

@@ -36,6 +36,7 @@ class Receiver:
         self._lock = threading.Condition()
         self._fail: list[tuple[int, dict[str, str]]] = []
         self.down_status: int | None = None
+        self.answer_after = 0.0  # seconds to wait before answering each request
         self.server: BaseWSGIServer = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_Quiet)
         self.port = self.server.server_port
         self.base = f"http://127.0.0.1:{self.port}"
@@ -50,6 +51,8 @@ class Receiver:
 
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
+        if self.answer_after:
+            time.sleep(self.answer_after)
         with self._lock:
             if self.down_status is not None:
                 return Response("down", status=self.down_status)(environ, start_response)

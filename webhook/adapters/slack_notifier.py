@@ -1,8 +1,8 @@
 """The Slack notifier: posts a trigger's start and result messages to its ``response_url``.
 
 Slack lets a ``response_url`` be used at most 5 times within 30 minutes, so every post is
-counted against that budget, retries included. One ``send`` is exactly one POST (slack_sdk's
-in-process retry handlers are off): the worker records each attempt and reschedules retries,
+counted against that budget, retries included. One ``send`` is exactly one POST (no retries inside
+the notifier): the worker records each attempt and reschedules retries,
 honouring ``Retry-After`` on a 429. The budget is split so no interleaving can exceed it:
 
 * a ``backup.started`` delivery posts at most ``STARTED_MAX_POSTS`` (2) times, counted over all
@@ -12,47 +12,28 @@ honouring ``Retry-After`` on a 429. The budget is split so no interleaving can e
 
 Every attempt counts, even one that failed before reaching Slack: the count errs on the safe side.
 Redirects are never followed, and the URL is re-checked (allowlist, link-local, DNS) at send time.
+Each POST is bounded as a whole and reads at most 64 KiB of the answer (``bounded_http``).
 """
 
 from __future__ import annotations
 
-import urllib.request
+import json
 from collections.abc import Callable
 from typing import Any
-from urllib.request import HTTPSHandler, Request
-
-from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 from ..core.ports import Store
 from ..core.triggers import AttemptResult, Delivery, DeliveryEvent, DeliveryState
 from ..sources import slack_messages
 from ..sources.slack import SlackConfig
+from . import bounded_http
+from .bounded_http import Answer
+from .notifiers import USER_AGENT
 from .notifiers import refusal as url_refusal
 
 MAX_POSTS = 5
 STARTED_MAX_POSTS = 2
 
 Render = Callable[[str, dict[str, Any], dict[str, Any]], dict[str, Any]]
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # urllib then raises HTTPError with the 3xx, which the client reports as a response
-
-
-class _StrictWebhookClient(WebhookClient):
-    """slack_sdk's WebhookClient, except that a redirect is reported instead of followed.
-
-    Proxies come from the standard environment variables through urllib's default
-    ``ProxyHandler``, which (unlike slack_sdk's own lookup) honours ``NO_PROXY``.
-    """
-
-    def _perform_http_request_internal(self, url: str, req: Request) -> WebhookResponse:
-        opener = urllib.request.build_opener(_NoRedirects(), HTTPSHandler(context=self.ssl))
-        response = opener.open(req, timeout=self.timeout)
-        charset = response.headers.get_content_charset() or "utf-8"
-        return WebhookResponse(url=url, status_code=response.status, body=response.read().decode(charset),
-                               headers=response.headers)
 
 
 class SlackNotifier:
@@ -63,7 +44,7 @@ class SlackNotifier:
         check_url: raises ``CallbackRefused`` for a response_url that may not be called.
         store: where the trigger's other deliveries are read to count posts (``None``: each
             delivery is held to its own share, 2 for the start and 3 for the result).
-        timeout: seconds for one POST.
+        timeout: seconds for one POST, its whole answer included (``bounded_http``).
     """
 
     def __init__(
@@ -85,11 +66,12 @@ class SlackNotifier:
             return refused
         message = dict(self.render(delivery.event.value, delivery.body, delivery.target.options))
         message["response_type"] = delivery.target.options.get("response_type") or "ephemeral"
-        client = _StrictWebhookClient(url, timeout=self.timeout, retry_handlers=[])  # type: ignore[arg-type]
+        body = json.dumps(message).encode()
+        headers = {"Content-Type": "application/json;charset=utf-8", "User-Agent": USER_AGENT}
         try:
-            response = client.send_dict(message)
-        except Exception as exc:  # urllib's URLError, timeouts, TLS errors: unknown outcome, retry
-            result = AttemptResult(ok=False, error=f"{type(exc).__name__} while posting to Slack's response_url")
+            response = bounded_http.request("POST", url, body, headers, deadline=self.timeout)
+        except bounded_http.AttemptFailed as exc:  # timeouts, TLS errors: unknown outcome, retry
+            result = AttemptResult(ok=False, error=f"posting to Slack's response_url: {exc}")
         else:
             result = result_of(response)
         if not result.ok and not result.permanent and left == 1:
@@ -123,12 +105,12 @@ def _spent(started: bool) -> str:
     return f"Slack allows {MAX_POSTS} response_url posts per command and {share} of them is used up"
 
 
-def result_of(response: WebhookResponse) -> AttemptResult:
+def result_of(response: Answer) -> AttemptResult:
     """2xx ok; 429 and 5xx retried (429 after Retry-After); 3xx and other 4xx are final."""
-    code = response.status_code
+    code = response.status
     if 200 <= code < 300:
         return AttemptResult(ok=True, status_code=code)
-    detail = (response.body or "").strip()[:100]
+    detail = response.body.decode("utf-8", "replace").strip()[:100]
     error = f"Slack answered {code}" + (f": {detail}" if detail else "")
     if code == 429:
         return AttemptResult(ok=False, status_code=code, error=error, retry_after=_retry_after(response.headers))

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
-
 from ..core.ports import Store
 from ..core.times import parse_iso
 from ..core.triggers import AttemptResult, Delivery, DeliveryEvent, DeliveryState
 from ..sources import terraform_messages
 from ..sources.terraform import RunTaskConfig
+from . import bounded_http
+from .bounded_http import Answer
 from .notifiers import USER_AGENT
 from .notifiers import refusal as url_refusal
 
@@ -35,20 +35,19 @@ class TfcRunTaskNotifier:
         render: builds the JSON:API body from (event, result document, callback options).
         check_url: raises ``CallbackRefused`` for a callback URL the token may not be sent to.
         store: where the trigger's other deliveries are read (no ``running`` after the final word).
-        timeout: seconds for one PATCH.
+        timeout: seconds for one PATCH, its whole answer included.
         now: the clock used for the 10-minute limit.
     """
 
     def __init__(
         self, render: Render, check_url: Callable[[str], object], *, store: Store | None = None,
-        timeout: float = 15.0, session: requests.Session | None = None,
+        timeout: float = 15.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.render = render
         self.check_url = check_url
         self.store = store
         self.timeout = timeout
-        self.session = session or requests.Session()
         self.now = now
 
     def send(self, delivery: Delivery) -> AttemptResult:
@@ -66,10 +65,10 @@ class TfcRunTaskNotifier:
             "User-Agent": USER_AGENT,
         }
         try:
-            response = self.session.patch(url, data=json.dumps(document).encode(), headers=headers,
-                                          timeout=self.timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            return AttemptResult(ok=False, error=f"{type(exc).__name__} while calling HCP Terraform")
+            response = bounded_http.request("PATCH", url, json.dumps(document).encode(), headers,
+                                            deadline=self.timeout)
+        except bounded_http.AttemptFailed as exc:
+            return AttemptResult(ok=False, error=f"HCP Terraform: {exc}")
         return result_of(response)
 
     def _refusal(self, delivery: Delivery) -> str | None:
@@ -89,14 +88,14 @@ class TfcRunTaskNotifier:
         return None
 
 
-def result_of(response: requests.Response) -> AttemptResult:
+def result_of(response: Answer) -> AttemptResult:
     """2xx ok; 429, 408 and 5xx retried; 3xx and other 4xx (401, 404, 422) final."""
-    code = response.status_code
+    code = response.status
     if 200 <= code < 300:
         return AttemptResult(ok=True, status_code=code)
     error = f"HCP Terraform answered {code}" + _detail(response)
     if code == 429 or code == 408 or code >= 500:
-        header = (response.headers.get("Retry-After") or "").strip()
+        header = (response.headers.get("retry-after") or "").strip()
         return AttemptResult(ok=False, status_code=code, error=error,
                              retry_after=float(header) if header.isdigit() else None)
     if 300 <= code < 400:
@@ -104,13 +103,13 @@ def result_of(response: requests.Response) -> AttemptResult:
     return AttemptResult(ok=False, status_code=code, error=error, permanent=True)
 
 
-def _detail(response: requests.Response) -> str:
+def _detail(response: Answer) -> str:
     """The first JSON:API error title or detail, for the delivery record (never the request's headers)."""
     try:
-        errors = response.json().get("errors") or []
+        errors = json.loads(response.body).get("errors") or []
         first = errors[0] if errors and isinstance(errors[0], dict) else {}
         text = str(first.get("detail") or first.get("title") or "").strip()
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return ""
     return f": {text[:200]}" if text else ""
 

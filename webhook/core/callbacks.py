@@ -29,6 +29,19 @@ def is_forbidden_address(address: str) -> bool:
     return any(ip in net for net in _FORBIDDEN_NETWORKS)
 
 
+def is_internal_address(address: str) -> bool:
+    """Loopback, private and unique-local addresses (and ``localhost``): reached only when listed by name."""
+    if address.lower().rstrip(".") in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0].strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_private or ip.is_unspecified or ip.is_reserved
+
+
 @dataclass(frozen=True)
 class HostAllowlist:
     """``host`` or ``host:port`` entries; ``*.example.com`` matches any subdomain of example.com."""
@@ -51,6 +64,12 @@ class HostAllowlist:
             elif fnmatchcase(host, pattern):
                 return True
         return False
+
+    def names(self, host: str, port: int) -> bool:
+        """True if an entry without wildcards names this host (and port, if it gives one)."""
+        exact = HostAllowlist(tuple(e for e in self.entries if not any(c in e for c in "*?[")
+                                    or e.startswith("[")))
+        return exact.allows(host, port)
 
 
 def _split_entry(entry: str) -> tuple[str, str, str]:
@@ -114,6 +133,11 @@ class CallbackPolicy:
         if not self.allowlist.allows(host, effective_port):
             raise CallbackRefused(f"{what} host {host}:{effective_port} is not on the allowlist "
                                   f"({self.setting_name}).", remediation=remediation)
+        if is_internal_address(host) and not self.allowlist.names(host, effective_port):
+            # A wildcard such as a bare "*" must not open loopback and internal ports to every caller.
+            raise CallbackRefused(f"{what} host {host} is a loopback or private address, which a wildcard entry "
+                                  f"does not cover.", remediation=f"List it by name in {self.setting_name} "
+                                                                  "(host or host:port) if it is meant.")
         if scheme == "http" and not self._http_allowed(host, effective_port):
             if self.http_to_exact_ports:
                 raise CallbackRefused(f"{what} uses plain http, which is only allowed to a host:port listed "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
@@ -132,6 +133,22 @@ def delivery_doc(delivery: Delivery) -> DeliveryDoc:
         attempts=[AttemptDoc(at=iso(a.at), statusCode=a.status_code, error=a.error, durationMs=a.duration_ms)
                   for a in delivery.attempts],
     )
+
+
+# Callback kinds whose URL is itself the capability (anyone holding it can post to the Slack channel,
+# or set the run task's result): never shown past their host, not even to the trigger's caller.
+_SECRET_URL_KINDS = frozenset({"slack", "tfc_run_task"})
+
+
+def shown_url(url: str, kind: str, owner: bool) -> str:
+    """``url`` as the audit API may show it: whole to its owner (generic callbacks), else only its origin."""
+    if owner and kind not in _SECRET_URL_KINDS:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(redacted)"
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}/…(redacted)"
 
 
 def backup_task(backup: Backup) -> BackupTask:

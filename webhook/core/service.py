@@ -7,6 +7,7 @@ and the worker does the rest. Waiting callers wait on the store, not on a socket
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,12 +44,16 @@ class TriggerService:
         *,
         wake: Callable[[], None] | None = None,
         metrics: Metrics | None = None,
+        max_waiters: int = 8,
     ) -> None:
         self.metrics: Metrics = metrics or NullMetrics()
         self.store = store
         self.clock = clock
         self.callback_policy = callback_policy
         self._wake = wake or (lambda: None)
+        # Each ?wait= holds a request thread: at most this many at once, so waiting callers can never
+        # take every thread from /healthz, /readyz and new triggers. The rest get the state at once.
+        self._waiters = threading.BoundedSemaphore(max(1, max_waiters))
 
     def accept(self, trigger: Trigger, owed: Sequence[Delivery] = ()) -> Receipt:
         """Store the trigger (idempotent on caller + dedupe key) and wake a worker.
@@ -120,13 +125,21 @@ class TriggerService:
         return TriggerView(trigger, document, self.store.deliveries_of_trigger(trigger.id), backup)
 
     def wait(self, trigger_id: str, seconds: float, *, poll: float = 0.1) -> TriggerView:
-        """Block until the trigger is finished or ``seconds`` pass; reads only the store."""
+        """Block until the trigger is finished or ``seconds`` pass; reads only the store.
+
+        When ``max_waiters`` callers already wait, answer at once (the caller sees 202 and asks again).
+        """
         deadline = time.monotonic() + max(0.0, seconds)
         view = self.view(trigger_id)
-        while not view.finished and time.monotonic() < deadline:
-            time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
-            poll = min(poll * 1.5, 1.0)
-            view = self.view(trigger_id)
+        if view.finished or not self._waiters.acquire(blocking=False):
+            return view
+        try:
+            while not view.finished and time.monotonic() < deadline:
+                time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+                poll = min(poll * 1.5, 1.0)
+                view = self.view(trigger_id)
+        finally:
+            self._waiters.release()
         return view
 
     def recent_correlated(self, source: str, correlation_key: str, since: datetime) -> Trigger | None:
@@ -159,7 +172,8 @@ class TriggerService:
         return self.store.latest_successful_backup((spec or default_spec()).key(), _EPOCH)
 
     def readiness(self, stale_after: float) -> Readiness:
-        """Ready when the store answers and a worker loop has beaten within ``stale_after`` seconds."""
+        """Ready when the store answers and accepts a write, and a worker loop has beaten within
+        ``stale_after`` seconds without its recent cycles failing."""
         checks: dict[str, str] = {}
         ready = True
         try:
@@ -168,6 +182,12 @@ class TriggerService:
         except Exception as exc:  # any failure means not ready; the detail is for the operator
             checks["store"] = f"unavailable ({type(exc).__name__})"
             ready = False
+        else:
+            try:  # a store that answers reads but refuses writes cannot accept a single trigger
+                self.store.check_writable()
+            except Exception as exc:
+                checks["store"] = f"answers but refuses writes ({_cause(exc)})"
+                ready = False
         try:
             beat = self.store.last_heartbeat()
         except Exception:
@@ -180,7 +200,19 @@ class TriggerService:
             checks["worker"] = f"heartbeat {age:.1f} s ago"
             if age > stale_after:
                 ready = False
+        try:
+            faults = self.store.worker_faults()
+        except Exception:
+            faults = []
+        if faults:  # beating, but its cycles keep failing: nothing advances
+            checks["worker"] = "; ".join(faults[:3])
+            ready = False
         return Readiness(ready, checks)
 
     def last_heartbeat(self) -> datetime | None:
         return self.store.last_heartbeat()
+
+
+def _cause(exc: Exception) -> str:
+    cause = exc.__cause__ or exc
+    return type(getattr(cause, "orig", None) or cause).__name__

@@ -18,3 +18,11 @@ def parse_iso(text: object) -> datetime | None:
         return iso_time(text)
     except ValueError:
         return None
+
+
+def sddc_time(text: str | None) -> datetime | None:
+    """A time as SDDC Manager writes it, or None if absent or unreadable; one without an offset is local."""
+    parsed = parse_iso(text)
+    if parsed is None or parsed.tzinfo is not None:
+        return parsed
+    return parsed.replace(tzinfo=datetime.now().astimezone().tzinfo)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from .errors import InvalidRequest
+from .limits import MAX_INT_DIGITS, MAX_JSON_DEPTH
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -25,15 +27,58 @@ def describe(exc: ValidationError, limit: int = 5) -> str:
 
 
 def parse_json(body: bytes, what: str = "body") -> Any:
+    """The JSON value of ``body`` within the documented limits (``core.limits``), else InvalidRequest."""
     if not body.strip():
         raise InvalidRequest(f"The {what} is empty; send a JSON object.")
     try:
-        return json.loads(body)
+        data = json.loads(body, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise InvalidRequest(f"The {what} is not UTF-8 text.") from None
     except json.JSONDecodeError as exc:
-        raise InvalidRequest(
-            f"The {what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
+        raise InvalidRequest(f"The {what} is not valid JSON: {exc.msg} at line {exc.lineno} "
+                             f"column {exc.colno}.") from None
+    except _OutOfBounds as exc:
+        raise InvalidRequest(f"The {what} has {exc}.") from None
+    except RecursionError:
+        raise InvalidRequest(f"The {what} is nested deeper than {MAX_JSON_DEPTH} levels.") from None
+    check_bounds(data, what)
+    return data
+
+
+def check_bounds(data: Any, what: str = "body") -> None:
+    """Nesting depth and text every store can keep (PostgreSQL refuses NUL): checked before anything is stored."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise InvalidRequest(f"The {what} contains a NUL character (\\u0000), which cannot be stored.")
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise InvalidRequest(f"The {what} is nested deeper than {MAX_JSON_DEPTH} levels.")
+            items = list(value.keys()) + list(value.values()) if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
+
+
+class _OutOfBounds(ValueError):
+    pass
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _OutOfBounds(f"an integer of more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _OutOfBounds(f"a number too large to be represented ({text[:20]})")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise _OutOfBounds(f"{text}, which is not JSON (numbers must be finite)")
 
 
 def validate(model: type[M], data: Any, what: str = "body") -> M:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .results import TriggerStatus, backup_result, delivery_doc, trigger_detail
+from .results import TriggerStatus, backup_result, delivery_doc, shown_url, trigger_detail
 from .triggers import Backup, Delivery, Trigger, TriggerState
 
 
@@ -28,10 +28,22 @@ class TriggerView:
     def finished(self) -> bool:
         return self.trigger.state in (TriggerState.DONE, TriggerState.SKIPPED)
 
-    def status(self, status_url: str, duplicate: bool | None = None) -> TriggerStatus:
+    def status(self, status_url: str, duplicate: bool | None = None, viewer: str | None = None) -> TriggerStatus:
+        """The document for ``viewer`` (a caller name; None: the trigger's own caller, answering its POST).
+
+        Callback targets are capabilities: only the trigger's own caller sees its callbackUrl whole;
+        Slack response_urls and run-task callback URLs are never shown past their host.
+        """
+        owner = viewer is None or viewer == self.trigger.caller
+        detail = trigger_detail(self.trigger)
+        if self.trigger.callback is not None:
+            detail.callbackUrl = shown_url(self.trigger.callback.url, self.trigger.callback.kind, owner)
+        deliveries = [delivery_doc(d) for d in self.deliveries]
+        for doc, delivery in zip(deliveries, self.deliveries, strict=True):
+            doc.url = shown_url(delivery.target.url, delivery.target.kind, owner)
         return TriggerStatus.model_construct(  # from validated records: no second validation
             id=self.trigger.id, state=self.trigger.state.value, statusUrl=status_url, duplicate=duplicate,
-            trigger=trigger_detail(self.trigger),
+            trigger=detail,
             backup=backup_result(self.trigger, self.record) if self.record else None,
-            deliveries=[delivery_doc(d) for d in self.deliveries],
+            deliveries=deliveries,
         )

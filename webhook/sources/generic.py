@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from ..core.durations import parse_duration
+from ..core.durations import parse_bounded_duration
 from ..core.intake import Intake
 from ..core.models import BackupResource, BackupSpec, default_spec
 from ..core.triggers import CallbackTarget, Trigger
@@ -28,7 +28,7 @@ class GenericTriggerBody(BaseModel):
     reason: str | None = Field(None, max_length=2000)
     idempotencyKey: str | None = Field(None, min_length=1, max_length=200)
     reuseIfNewerThan: Annotated[
-        float | None, BeforeValidator(lambda v: None if v is None else parse_duration(v))] = None
+        float | None, BeforeValidator(lambda v: None if v is None else parse_bounded_duration(v))] = None
 
     @field_validator("elements")
     @classmethod

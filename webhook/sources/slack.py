@@ -25,6 +25,7 @@ from ..core.errors import CallbackRefused, InvalidRequest, Unauthenticated
 from ..core.intake import Intake
 from ..core.models import default_spec
 from ..core.triggers import CallbackTarget, Trigger
+from ..core.validation import check_bounds
 from .sections import Headers, names, secret
 
 SOURCE = "slack"
@@ -150,6 +151,7 @@ def parse_form(body: bytes) -> SlashCommand:
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidRequest(f"The body is not a Slack slash-command form: {type(exc).__name__}.") from None
     first: dict[str, str] = {name: values[0] for name, values in fields.items() if values}
+    check_bounds(first, "Slack form")
     if not first.get("team_id") or not first.get("user_id"):
         raise InvalidRequest("The body is not a Slack slash-command form: team_id and user_id are required.")
     known = {name: first[name] for name in SlashCommand.__dataclass_fields__ if name in first}

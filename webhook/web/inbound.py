@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..core.durations import parse_duration
 from ..core.errors import InvalidRequest, UnsupportedMediaType
@@ -10,8 +11,16 @@ from .context import web
 
 
 def raw_body() -> bytes:
-    """The body exactly as received (signatures are computed over these bytes)."""
-    return request.get_data(cache=True)
+    """The body exactly as received (signatures are computed over these bytes).
+
+    A chunked body (no Content-Length) is read up to the limit and no further, so one that reaches
+    the limit is refused with 413: it was cut, and a cut body must never be accepted.
+    """
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        raise RequestEntityTooLarge(f"The body is larger than {limit} bytes.")
+    return data
 
 
 def require_json() -> None:

@@ -25,8 +25,9 @@ def authenticate() -> str:
     return caller_of_token(request.headers.get("Authorization"), web().api_tokens)
 
 
-def view_response(view: TriggerView, *, created: bool | None = None, waited: bool = False) -> ResponseReturnValue:
-    body = view.status(status_url(view.trigger.id), None if created is None else not created)
+def view_response(view: TriggerView, *, created: bool | None = None, waited: bool = False,
+                  viewer: str | None = None) -> ResponseReturnValue:
+    body = view.status(status_url(view.trigger.id), None if created is None else not created, viewer)
     status = 200 if (view.finished or (created is None and not waited)) else 202
     return current_app.response_class(body.model_dump_json(exclude_none=True), status,
                                       {"Location": body.statusUrl}, mimetype="application/json")
@@ -47,16 +48,16 @@ def create_trigger() -> ResponseReturnValue:
 
 @bp.get("/<trigger_id>")
 def get_trigger(trigger_id: str) -> ResponseReturnValue:
-    authenticate()
+    caller = authenticate()
     wait = wait_seconds()
     service = web().service
     view = service.wait(trigger_id, wait) if wait else service.view(trigger_id)
-    return view_response(view, waited=wait is not None)
+    return view_response(view, waited=wait is not None, viewer=caller)
 
 
 @bp.get("")
 def list_triggers() -> ResponseReturnValue:
-    authenticate()
+    caller = authenticate()
     args = request.args
     try:
         state = TriggerState(args["state"].upper()) if args.get("state") else None
@@ -70,7 +71,7 @@ def list_triggers() -> ResponseReturnValue:
         raise InvalidRequest("since needs a time zone, e.g. 2026-11-27T10:00:00Z.")
     found = web().service.audit_page(source=args.get("source") or None, state=state, since=since, limit=limit,
                                      before_id=args.get("before") or None)
-    items = [view.status(status_url(view.trigger.id)) for view in found]
+    items = [view.status(status_url(view.trigger.id), viewer=caller) for view in found]
     next_page = None
     if len(found) == limit:
         query = {k: v for k, v in args.items() if k != "before"} | {"before": found[-1].trigger.id}

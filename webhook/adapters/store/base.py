@@ -9,9 +9,9 @@ from typing import Any, Self
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
-from ...core.errors import StoreUnavailable
+from ...core.errors import InvalidRequest, StoreUnavailable
 from ...core.metrics import Metrics, NullMetrics
 from ...core.triggers import BackupState
 from .engine import make_engine, writer_queue
@@ -21,6 +21,7 @@ log = logging.getLogger("webhook.store")
 
 ACTIVE_SLOT = "sddc-manager"  # one SDDC Manager per service: one active backup at a time
 ACTIVE = (BackupState.SUBMITTING.value, BackupState.IN_PROGRESS.value)
+SCHEMA_LOCK = 0x7663_6662_6B70  # "vcfbkp": the advisory lock schema creation holds on PostgreSQL
 
 
 class StoreBase:
@@ -36,7 +37,10 @@ class StoreBase:
         return store
 
     def create_schema(self) -> None:
+        """Create missing tables; nodes that start together on one empty PostgreSQL take turns."""
         with self._tx(write=True) as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
             metadata.create_all(conn)
 
     def _writer_lock(self) -> AbstractContextManager[object]:
@@ -51,6 +55,9 @@ class StoreBase:
                 yield conn
         except IntegrityError:
             raise
+        except DataError as exc:  # this request's values, not the database: the caller can fix it
+            raise InvalidRequest(f"The store cannot keep a value of this request ({type(exc.orig).__name__}); "
+                                 "check the text fields for control characters.") from exc
         except (OperationalError, SQLAlchemyError) as exc:
             raise self._unavailable(exc) from exc
 

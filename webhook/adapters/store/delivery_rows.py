@@ -91,6 +91,26 @@ class DeliveryRows(StoreBase):
                          .values(state=DeliveryState.CANCELLED.value, last_error=reason, next_attempt_at=None,
                                  lease_owner=None, lease_until=None))
 
+    def postpone_deliveries(self, delivery_ids: Sequence[str], owner: str, until: datetime) -> None:
+        with self._tx(write=True) as conn:
+            conn.execute(deliveries.update().where(deliveries.c.id.in_(list(delivery_ids)),
+                                                   deliveries.c.lease_owner == owner)
+                         .values(next_attempt_at=until.timestamp(), lease_owner=None, lease_until=None))
+
+    def next_delivery_due(self, now: datetime) -> datetime | None:
+        """The earliest attempt due among deliveries nobody holds a lease on (in-flight ones are not due)."""
+        t = now.timestamp()
+        free = sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < t)
+        with self._tx() as conn:
+            due = conn.execute(sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(
+                deliveries.c.state == DeliveryState.PENDING.value, free)).scalar()
+            if due is not None:
+                return rows.time_of(due)
+            # Everything pending is leased: look again when the first lease runs out.
+            until = conn.execute(sa.select(sa.func.min(deliveries.c.lease_until)).where(
+                deliveries.c.state == DeliveryState.PENDING.value)).scalar()
+        return rows.time_of(until) if until is not None else None
+
     # ------------------------------------------------------------------ deadlines and callback secrets
     def expire_trigger(self, trigger_id: str, completed_at: datetime, note: str) -> Trigger | None:
         """Finish a trigger at its deadline; the trigger if the deadline has the final word, else None.

@@ -38,9 +38,10 @@ class GroupCommit(Generic[Item, Outcome]):
 
     ``commit_batch`` returns one outcome per item, in order, after its transaction committed, or
     raises, in which case every caller of the batch gets that error (none of the batch was stored).
+    An outcome that is an exception is that item's error alone (the database refused that row).
     """
 
-    def __init__(self, commit_batch: Callable[[Sequence[Item]], list[Outcome]],
+    def __init__(self, commit_batch: Callable[[Sequence[Item]], Sequence[Outcome | Exception]],
                  writer_lock: Callable[[], AbstractContextManager[object]]) -> None:
         self._commit_batch = commit_batch
         self._writer_lock = writer_lock
@@ -84,7 +85,10 @@ class GroupCommit(Generic[Item, Outcome]):
                     batch, self._pending = self._pending, []
                 outcomes = self._commit_batch([e.item for e in batch])
             for entry, outcome in zip(batch, outcomes, strict=True):
-                entry.outcome = outcome
+                if isinstance(outcome, Exception):
+                    entry.error = outcome
+                else:
+                    entry.outcome = outcome
         except Exception as exc:  # none of the batch was stored: every caller re-raises it
             for entry in batch:
                 entry.error = exc

@@ -94,3 +94,12 @@ workers = sa.Table(
     sa.Column("beat_at", sa.Float, nullable=False),
     sa.Index("ix_workers_beat", "beat_at"),
 )
+
+# Workers whose cycles keep failing, and why (``/readyz`` is 503 while a row is here).
+worker_faults = sa.Table(
+    "worker_faults",
+    metadata,
+    sa.Column("worker_id", sa.String(40), primary_key=True),
+    sa.Column("since", sa.Float, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)

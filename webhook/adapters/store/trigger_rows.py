@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from ...core.errors import StoreUnavailable
+from ...core.errors import InvalidRequest, StoreUnavailable
 from ...core.triggers import (
     Delivery,
     Trigger,
@@ -59,7 +59,7 @@ class TriggerRows(StoreBase):
         """
         return self._group.add(NewTrigger(trigger, owed))
 
-    def _add_batch(self, batch: Sequence[NewTrigger]) -> list[tuple[Trigger, bool]]:
+    def _add_batch(self, batch: Sequence[NewTrigger]) -> list[tuple[Trigger, bool] | Exception]:
         keys = sorted({(n.trigger.caller, n.trigger.dedupe_key) for n in batch if n.trigger.dedupe_key is not None})
         try:
             with self._batch_writer() as writer:
@@ -76,8 +76,10 @@ class TriggerRows(StoreBase):
                     owed = [rows.delivery_row(d) for n in fresh for d in n.owed]
                     if owed:
                         writer.insert(deliveries, owed)
-        except IntegrityError:  # another replica took a key after we looked (PostgreSQL): one at a time
-            return [self._add_one(new) for new in batch]
+        except (IntegrityError, InvalidRequest):
+            # Another replica took a key after we looked (PostgreSQL), or the database refused a value of
+            # one row: one at a time, so only that row's caller hears about it and the others commit.
+            return [self._add_alone(new) for new in batch]
         created = {n.trigger.id for n in fresh}
         return [(n.trigger, True) if n.trigger.id in created else (self._stored_twin(n.trigger, taken), False)
                 for n in batch]
@@ -102,6 +104,12 @@ class TriggerRows(StoreBase):
         if stored is None:
             raise StoreUnavailable("The trigger conflicted with one that cannot be read back.")
         return stored
+
+    def _add_alone(self, new: NewTrigger) -> tuple[Trigger, bool] | Exception:
+        try:
+            return self._add_one(new)
+        except InvalidRequest as refused:
+            return refused
 
     def _add_one(self, new: NewTrigger) -> tuple[Trigger, bool]:
         trigger = new.trigger

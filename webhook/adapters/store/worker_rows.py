@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from ...core.triggers import (
     DeliveryState,
@@ -12,7 +13,7 @@ from ...core.triggers import (
 )
 from . import rows
 from .base import ACTIVE, StoreBase
-from .schema import backups, deliveries, triggers, workers
+from .schema import backups, deliveries, triggers, worker_faults, workers
 
 
 class WorkerRows(StoreBase):
@@ -36,6 +37,7 @@ class WorkerRows(StoreBase):
                 conn.execute(table.update().where(table.c.lease_owner == owner)
                              .values(lease_owner=None, lease_until=None))
             conn.execute(workers.delete().where(workers.c.worker_id == owner))
+            conn.execute(worker_faults.delete().where(worker_faults.c.worker_id == owner))
 
     def next_due(self) -> datetime | None:
         with self._tx() as conn:
@@ -47,10 +49,29 @@ class WorkerRows(StoreBase):
                 return rows.time_of(0.0)
             polls = conn.execute(sa.select(sa.func.min(backups.c.next_poll_at))
                                  .where(backups.c.state.in_(ACTIVE))).scalar()
-            sends = conn.execute(sa.select(sa.func.min(deliveries.c.next_attempt_at))
-                                 .where(deliveries.c.state == DeliveryState.PENDING.value)).scalar()
-        due = [v for v in (polls, sends) if v is not None]
-        return rows.time_of(min(due)) if due else None
+        return rows.time_of(polls) if polls is not None else None
+
+    def report_fault(self, worker_id: str, now: datetime, fault: str | None) -> None:
+        with self._tx(write=True) as conn:
+            conn.execute(worker_faults.delete().where(worker_faults.c.worker_id == worker_id))
+            if fault is not None:
+                conn.execute(worker_faults.insert().values(worker_id=worker_id, since=now.timestamp(), reason=fault))
+
+    def worker_faults(self) -> list[str]:
+        with self._tx() as conn:
+            return list(conn.execute(sa.select(worker_faults.c.reason).order_by(worker_faults.c.since)).scalars())
+
+    def check_writable(self) -> None:
+        """A write that keeps nothing: the write lock is taken and a row inserted, then rolled back."""
+        try:
+            with self._tx(write=True) as conn:
+                conn.execute(worker_faults.insert().values(worker_id="write-probe", since=0.0, reason="probe"))
+                raise _RollBack
+        except _RollBack:
+            pass
+        except IntegrityError as exc:
+            raise self._unavailable(exc) from exc
+
 
     def prune(self, before: datetime) -> dict[str, int]:
         """Delete finished history older than ``before``; never anything still owed to someone."""
@@ -73,3 +94,6 @@ class WorkerRows(StoreBase):
     def ping(self) -> None:
         with self._tx() as conn:
             conn.execute(sa.text("SELECT 1"))
+
+class _RollBack(Exception):
+    """Leaves ``check_writable``'s transaction without committing it."""

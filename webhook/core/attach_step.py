@@ -1,0 +1,96 @@
+"""The attach step: waiting triggers ride on the running backup, open one, or reuse a recent one.
+
+Also sweeps triggers left ATTACHED to an ended backup (a crash or race between two steps). A trigger
+that cannot be handled ends DONE with the reason instead of wedging every later pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from .completion import Completer, log_batch
+from .delivery_policy import DeliveryPolicy, owed_deliveries
+from .errors import StoreUnavailable
+from .limits import MAX_DURATION_SECONDS
+from .ports import Clock, Store
+from .triggers import Backup, BackupState, Delivery, DeliveryEvent, Trigger
+from .worker_config import WorkerConfig
+
+log = logging.getLogger("webhook.worker")
+
+
+class AttachStep:
+    def __init__(self, store: Store, clock: Clock, config: WorkerConfig, policy: DeliveryPolicy,
+                 completer: Completer) -> None:
+        self.store = store
+        self.clock = clock
+        self.config = config
+        self.policy = policy
+        self.completer = completer
+        self.riding = False  # the last attach put triggers on a backup already in progress
+        self._last_sweep: datetime | None = None
+
+    def attach(self) -> bool:
+        """Attach waiting triggers to the running backup, or open one (coalescing); True if more wait."""
+        pending = self.store.accepted_triggers(self.config.batch)
+        if not pending:
+            return False
+        full = len(pending) >= self.config.batch
+        now = self.clock.now()
+        waiting: list[Trigger] = []
+        for trigger in pending:
+            try:
+                if trigger.reuse_if_newer_than is not None and self._reuse_recent(trigger, now):
+                    continue
+            except StoreUnavailable:
+                raise
+            except Exception as exc:  # this trigger only: it ends with the reason, the others go on
+                self.completer.fail(trigger, exc, now)
+                continue
+            waiting.append(trigger)
+        if not waiting:
+            return full
+        active = self.store.active_backup()
+        if active is None:
+            active, created = self.store.open_backup(Backup(spec=waiting[0].spec, created_at=now))
+            if created:
+                log.info("backup opened", extra={"event": "backup.opened", "backup_id": active.id})
+        riders = [t for t in waiting if t.spec.key() == active.spec_key]
+        self.riding = bool(riders) and active.state is BackupState.IN_PROGRESS
+        if riders:
+            started: list[Delivery] = []
+            if active.state is BackupState.IN_PROGRESS:
+                started = owed_deliveries(riders, active, DeliveryEvent.STARTED, self.policy, now)
+            attached = self.store.attach_triggers([t.id for t in riders], active.id, started)
+            log_batch("triggers attached", "trigger.attached", attached, backup_id=active.id)
+        return full
+
+    def _reuse_recent(self, trigger: Trigger, now: datetime) -> bool:
+        # Validation bounds the window; the clamp keeps a row stored before that bound from overflowing.
+        window = min(trigger.reuse_if_newer_than or 0.0, MAX_DURATION_SECONDS)
+        recent = self.store.latest_successful_backup(trigger.spec.key(), now - timedelta(seconds=window))
+        if recent is None or recent.completed_at is None:
+            return False
+        age = int((now - recent.completed_at).total_seconds())
+        note = (f"Reused backup {recent.id} (SDDC task {recent.sddc_task_id}), SUCCESSFUL {age} s ago; "
+                "no new backup started.")
+        self.completer.complete([trigger], recent, note)
+        return True
+
+    def complete_stranded(self) -> bool:
+        """Finish triggers left ATTACHED to an ended backup (a crash or race between two steps)."""
+        now = self.clock.now()
+        if self._last_sweep and (now - self._last_sweep).total_seconds() < self.config.sweep_every:
+            return False
+        stranded = self.store.stranded_triggers(self.config.batch)
+        if len(stranded) < self.config.batch:  # a full batch: sweep again on the next pass
+            self._last_sweep = now
+        by_backup: dict[str, list[Trigger]] = {}
+        for trigger in stranded:
+            by_backup.setdefault(trigger.backup_id or "", []).append(trigger)
+        for backup_id, triggers in by_backup.items():
+            backup = self.store.get_backup(backup_id)
+            if backup is not None and not backup.state.is_active:
+                self.completer.complete(triggers, backup, None)
+        return len(stranded) >= self.config.batch

@@ -1,0 +1,283 @@
+"""The deliver step: send the callbacks that are due, apart from submit and poll, and record them.
+
+Callbacks run on their own threads (``DeliveryLoop``), at most ``delivery_threads`` attempts at once
+and ``delivery_per_host`` to one host, so a receiver that sleeps or trickles holds up only its own
+callbacks, never a backup's submit or poll. Each delivery is claimed just before its attempt, with a
+lease longer than the notifier's bound on one attempt plus the time to record it: without a crash
+no other worker, on any node, can take it while it is in flight, so no callback is sent twice.
+
+Attempts are recorded a few at a time (``record_every``, or ``record_within`` after the first):
+a commit per callback was an fsync each on the core the request path needs. That window is what a
+crash can resend. Callback secrets kept for a final word are erased once its attempt is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from .completion import reference_token
+from .delivery_policy import DeliveryPolicy
+from .errors import StoreUnavailable
+from .metrics import Metrics
+from .ports import Clock, Notifier, Store
+from .results import result_document
+from .triggers import AttemptResult, Delivery, DeliveryAttempt, DeliveryEvent, DeliveryState, RecordedAttempt
+from .worker_config import WorkerConfig
+
+log = logging.getLogger("webhook.worker")
+
+# A delivery whose host has no free slot waits this long before it is looked at again.
+HOST_BUSY_DELAY = 1.0
+
+
+class DeliveryStep:
+    """One delivery attempt and its record; the synchronous pass tests and ``Worker.run_once`` use."""
+
+    def __init__(self, store: Store, notifier: Notifier, clock: Clock, config: WorkerConfig,
+                 policy: DeliveryPolicy, metrics: Metrics) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.clock = clock
+        self.config = config
+        self.policy = policy
+        self.metrics = metrics
+        self.owner = config.worker_id
+        self.unrecorded = _Unrecorded()
+        self._lock = threading.Lock()
+
+    def run(self) -> bool:
+        """Send what is due on this thread, then record it; True if more is due than one pass takes."""
+        claimed = self.store.claim_deliveries(self.owner, self.clock.now(), self.config.lease_seconds,
+                                              self.config.batch)
+        try:
+            for delivery in claimed:
+                if self.stands(delivery):
+                    self.attempt(delivery)
+                    due = self.record_due()
+                    if due is not None and due <= 0:
+                        self.record()
+        finally:  # whatever was sent is recorded, even if a later step failed
+            self.record()
+        return len(claimed) >= self.config.batch
+
+    def stands(self, delivery: Delivery) -> bool:
+        """Whether to attempt it now; one that cannot even be looked at gives up with the reason."""
+        try:
+            return delivery.event is not DeliveryEvent.DEADLINE or self._deadline_stands(delivery)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # this delivery only: the others go on
+            self._give_up(delivery, exc)
+            return False
+
+    def _give_up(self, delivery: Delivery, exc: Exception) -> None:
+        token = reference_token()
+        log.error("delivery could not be handled", exc_info=exc, extra={
+            "event": "delivery.failed", "delivery_id": delivery.id, "referenceToken": token})
+        now = self.clock.now()
+        error = f"could not be handled: {type(exc).__name__} (referenceToken {token})"
+        with self._lock:
+            self.unrecorded.add(RecordedAttempt(delivery_id=delivery.id, attempt=DeliveryAttempt(at=now, error=error),
+                                                state=DeliveryState.GAVE_UP, last_error=error), now)
+
+    def attempt(self, delivery: Delivery) -> None:
+        """Send once and keep the outcome for the next record; never raises (a bad item ends GAVE_UP)."""
+        started = self.clock.now()
+        try:
+            result = self.notifier.send(delivery)
+        except Exception as exc:  # a notifier bug must not wedge the loop: this delivery gives up
+            token = reference_token()
+            log.exception("notifier failed", extra={"event": "delivery.notifier_failed", "delivery_id": delivery.id,
+                                                    "referenceToken": token})
+            result = AttemptResult(ok=False, error=f"notifier error: {type(exc).__name__} (referenceToken {token})",
+                                   permanent=True)
+        finished = self.clock.now()
+        attempt = DeliveryAttempt(at=started, status_code=result.status_code, error=result.error,
+                                  duration_ms=int((finished - started).total_seconds() * 1000))
+        state, next_at = self.policy.next_state(delivery, result, finished)
+        forget = delivery.target.options.get("forget_after_final")
+        with self._lock:
+            self.unrecorded.add(RecordedAttempt(delivery_id=delivery.id, attempt=attempt, state=state,
+                                                next_attempt_at=next_at,
+                                                last_error=None if result.ok else result.error), finished)
+            if forget and state is not DeliveryState.PENDING and delivery.event is not DeliveryEvent.STARTED:
+                # The final word is out (or never will be): secrets kept only for it go, once it is recorded.
+                self.unrecorded.forget.append((delivery.trigger_id, list(forget)))
+        outcome = {DeliveryState.DELIVERED: "delivered", DeliveryState.GAVE_UP: "gave_up"}.get(state, "retry")
+        self.metrics.delivery(delivery.target.kind, outcome, len(delivery.attempts) + 1)
+        log.info("delivery attempt", extra={
+            "event": "delivery.attempt", "trigger_id": delivery.trigger_id, "delivery_id": delivery.id,
+            "status_code": result.status_code, "state": state.value, "error": result.error})
+
+    def record_due(self) -> float | None:
+        """Seconds until the unrecorded attempts must be recorded (0: now), or None if there are none."""
+        with self._lock:
+            return self.unrecorded.due_in(self.clock.now(), self.config.record_every, self.config.record_within)
+
+    def record(self) -> None:
+        with self._lock:
+            batch, self.unrecorded = self.unrecorded, _Unrecorded()
+        if batch.attempts:
+            self.store.record_attempts(self.owner, batch.attempts)
+        for trigger_id, keys in batch.forget:
+            self.store.forget_callback_options(trigger_id, keys)
+
+    def _deadline_stands(self, delivery: Delivery) -> bool:
+        """A deadline delivery speaks only if it can still finish its trigger (the backup did not end first).
+
+        Finishing the trigger here is what keeps the backup's end from owing it a second final word.
+        """
+        note = str(delivery.body.get("note") or "The deadline passed before the backup ended.")
+        trigger = self.store.expire_trigger(delivery.trigger_id, self.clock.now(), note)
+        if trigger is None:
+            self.store.cancel_delivery(delivery.id, self.owner,
+                                       "not needed: the backup ended before the deadline")
+            return False
+        backup = self.store.get_backup(trigger.backup_id) if trigger.backup_id else None
+        if backup is not None:  # say how far the backup got (task id, status)
+            delivery.body = result_document(trigger, backup, note)
+        log.info("deadline passed", extra={"event": "trigger.deadline", "trigger_id": trigger.id,
+                                           "backup_id": trigger.backup_id})
+        return True
+
+
+class DeliveryLoop:
+    """Runs ``DeliveryStep`` on a pool of threads until stopped; ``wake`` says new callbacks may be due."""
+
+    def __init__(self, step: DeliveryStep) -> None:
+        self.step = step
+        self.config = step.config
+        self.wake = threading.Event()
+        self._slots = threading.Condition()
+        self._per_host: dict[str, int] = {}
+        self._in_flight = 0
+        self._queue: list[Delivery | None] = []
+
+    def run_forever(self, stop: threading.Event) -> None:
+        threads = [threading.Thread(target=self._sender, name=f"delivery-{i}", daemon=True)
+                   for i in range(max(1, self.config.delivery_threads))]
+        for thread in threads:
+            thread.start()
+        try:
+            while not stop.is_set():
+                try:
+                    full = self._dispatch()
+                    due = self.step.record_due()
+                    if due is not None and due <= 0:
+                        self.step.record()
+                except Exception:  # the store is down, say: try again shortly, keep the threads
+                    log.exception("delivery pass failed", extra={"event": "delivery.pass_failed"})
+                    stop.wait(self.config.error_backoff_initial)
+                    continue
+                if not full:
+                    self.wake.wait(self._idle_seconds())
+                    self.wake.clear()
+        finally:
+            with self._slots:
+                self._queue.extend([None] * len(threads))
+                self._slots.notify_all()
+            for thread in threads:
+                thread.join(self.config.attempt_deadline + 1)
+            self.step.record()
+
+    def _dispatch(self) -> bool:
+        """Claim as many due deliveries as there are free threads and start them; True to go again at once.
+
+        A delivery whose host already has its share of threads is let go and looked at again in
+        ``HOST_BUSY_DELAY`` (one write for all of them). A round that could start none of what it
+        claimed pauses before the next, so a backlog for one slow host cannot spin the loop.
+        """
+        with self._slots:
+            free = self.config.delivery_threads - self._in_flight
+        if free <= 0:
+            return False
+        claimed = self.step.store.claim_deliveries(self.step.owner, self.step.clock.now(),
+                                                   self.config.delivery_lease, free)
+        busy: list[str] = []
+        started = 0
+        for delivery in claimed:
+            if not self.step.stands(delivery):
+                continue
+            host = _host(delivery.target.url)
+            with self._slots:
+                if self._per_host.get(host, 0) >= self.config.delivery_per_host:
+                    busy.append(delivery.id)
+                    continue
+                self._per_host[host] = self._per_host.get(host, 0) + 1
+                self._in_flight += 1
+                self._queue.append(delivery)
+                self._slots.notify()
+            started += 1
+        if busy:
+            later = self.step.clock.now() + timedelta(seconds=HOST_BUSY_DELAY)
+            self.step.store.postpone_deliveries(busy, self.step.owner, later)
+            if not started:
+                self.wake.wait(HOST_BUSY_DELAY / 4)
+        return len(claimed) >= free and started > 0
+
+    def _sender(self) -> None:
+        while True:
+            with self._slots:
+                while not self._queue:
+                    self._slots.wait()
+                delivery = self._queue.pop(0)
+            if delivery is None:
+                return
+            try:
+                self.step.attempt(delivery)
+            finally:
+                host = _host(delivery.target.url)
+                with self._slots:
+                    self._per_host[host] -= 1
+                    if not self._per_host[host]:
+                        del self._per_host[host]
+                    self._in_flight -= 1
+                self.wake.set()
+
+    def _idle_seconds(self) -> float:
+        with self._slots:
+            if self._in_flight >= self.config.delivery_threads:
+                return self.config.idle_wait  # every thread is busy: a finished attempt wakes the loop
+        waits = [self.config.idle_wait]
+        record = self.step.record_due()
+        if record is not None:
+            waits.append(record)
+        try:
+            due = self.step.store.next_delivery_due(self.step.clock.now())
+        except Exception:
+            due = None
+        if due is not None:
+            waits.append((due - self.step.clock.now()).total_seconds())
+        return max(0.005, min(waits))
+
+
+def _host(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        return f"{(parts.hostname or '').lower()}:{parts.port or ''}"
+    except ValueError:
+        return url
+
+
+@dataclass
+class _Unrecorded:
+    """Attempts sent but not yet recorded, and the callback secrets to erase once they are."""
+
+    attempts: list[RecordedAttempt] = field(default_factory=list)
+    forget: list[tuple[str, list[str]]] = field(default_factory=list)
+    since: datetime | None = None
+
+    def add(self, attempt: RecordedAttempt, at: datetime) -> None:
+        self.attempts.append(attempt)
+        self.since = self.since or at
+
+    def due_in(self, now: datetime, every: int, within: float) -> float | None:
+        if not self.attempts or self.since is None:
+            return None
+        if len(self.attempts) >= every:
+            return 0.0
+        return max(0.0, within - (now - self.since).total_seconds())
