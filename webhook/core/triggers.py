@@ -94,6 +94,22 @@ class Trigger(Record):
     backup_id: str | None = None
     note: str | None = None
     completed_at: datetime | None = None
+    # Routing: a source sets what the caller asked (``target``: one instance's name, ``selector``:
+    # labels all to match, {} every instance); the service resolves it against the fleet into
+    # ``instance``, the SDDC Manager this trigger is for ("*" on a fan-out trigger, whose ``targets``
+    # name the instances its selector matched and whose children carry one each).
+    instance: str = "default"
+    target: str | None = Field(None, exclude=True)
+    selector: dict[str, str] | None = Field(None, exclude=True)
+    targets: list[str] | None = None
+    parent_id: str | None = None  # a fan-out child: the trigger it answers to
+
+    @property
+    def is_fanout(self) -> bool:
+        return self.instance == FANOUT
+
+
+FANOUT = "*"  # the instance of a fan-out trigger: its children carry the real ones
 
 
 class Backup(Record):
@@ -113,6 +129,7 @@ class Backup(Record):
     next_poll_at: datetime | None = None
     poll_failures: int = 0
     submit_attempts: int = 0
+    instance: str = "default"  # the SDDC Manager it runs on
 
     @property
     def spec_key(self) -> str:

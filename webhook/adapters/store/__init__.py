@@ -9,13 +9,13 @@ on PostgreSQL claims use ``FOR UPDATE SKIP LOCKED``.
 from __future__ import annotations
 
 from .backup_rows import BackupRows
-from .base import ACTIVE_SLOT, StoreBase
+from .base import ACTIVE_SLOT, DEFAULT_INSTANCE, StoreBase
 from .delivery_rows import DeliveryRows
 from .engine import WriterQueue, make_engine, writer_queue
 from .trigger_rows import TriggerRows
 from .worker_rows import WorkerRows
 
-__all__ = ["ACTIVE_SLOT", "SqlStore", "WriterQueue", "make_engine", "writer_queue"]
+__all__ = ["ACTIVE_SLOT", "DEFAULT_INSTANCE", "SqlStore", "WriterQueue", "make_engine", "writer_queue"]
 
 
 class SqlStore(TriggerRows, BackupRows, DeliveryRows, WorkerRows, StoreBase):

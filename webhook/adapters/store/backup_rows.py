@@ -13,12 +13,12 @@ from ...core.triggers import (
     BackupState,
 )
 from . import rows
-from .base import ACTIVE, ACTIVE_SLOT, StoreBase, log
+from .base import ACTIVE, DEFAULT_INSTANCE, StoreBase, log
 from .schema import backups
 
 
 class BackupRows(StoreBase):
-    """Backups: one active at a time (active_slot), worked on under a lease."""
+    """Backups: one active at a time per instance (active_slot holds the instance), worked on under a lease."""
 
     def get_backup(self, backup_id: str) -> Backup | None:
         with self._tx() as conn:
@@ -33,31 +33,34 @@ class BackupRows(StoreBase):
             found = conn.execute(sa.select(backups).where(backups.c.id.in_(set(backup_ids)))).mappings().all()
         return {row["id"]: rows.backup_of(row) for row in found}
 
-    def find_backup_by_task(self, sddc_task_id: str) -> Backup | None:
+    def find_backup_by_task(self, sddc_task_id: str, instance: str = DEFAULT_INSTANCE) -> Backup | None:
+        """The backup of SDDC Manager ``instance``'s task (task ids are one instance's own)."""
+        query = sa.select(backups).where(backups.c.sddc_task_id == sddc_task_id, backups.c.instance == instance)
         with self._tx() as conn:
-            row = conn.execute(sa.select(backups).where(backups.c.sddc_task_id == sddc_task_id)).mappings().first()
+            row = conn.execute(query).mappings().first()
         return rows.backup_of(row) if row else None
 
-    def active_backup(self) -> Backup | None:
+    def active_backup(self, instance: str = DEFAULT_INSTANCE) -> Backup | None:
         with self._tx() as conn:
-            row = conn.execute(sa.select(backups).where(backups.c.active_slot == ACTIVE_SLOT)).mappings().first()
+            row = conn.execute(sa.select(backups).where(backups.c.active_slot == instance)).mappings().first()
         return rows.backup_of(row) if row else None
 
     def open_backup(self, backup: Backup) -> tuple[Backup, bool]:
         try:
             with self._tx(write=True) as conn:
-                conn.execute(backups.insert().values(**rows.backup_row(backup), active_slot=ACTIVE_SLOT))
+                conn.execute(backups.insert().values(**rows.backup_row(backup), active_slot=backup.instance))
             return backup, True
         except IntegrityError:
-            existing = self.active_backup()
+            existing = self.active_backup(backup.instance)
             if existing is None:  # it ended between our insert and this read: open ours again
                 return self.open_backup(backup)
             return existing, False
 
-    def latest_successful_backup(self, spec_key: str, since: datetime) -> Backup | None:
+    def latest_successful_backup(self, spec_key: str, since: datetime,
+                                 instance: str = DEFAULT_INSTANCE) -> Backup | None:
         query = (sa.select(backups)
-                 .where(backups.c.spec_key == spec_key, backups.c.state == BackupState.SUCCESSFUL.value,
-                        backups.c.completed_at >= since.timestamp())
+                 .where(backups.c.instance == instance, backups.c.spec_key == spec_key,
+                        backups.c.state == BackupState.SUCCESSFUL.value, backups.c.completed_at >= since.timestamp())
                  .order_by(backups.c.completed_at.desc()).limit(1))
         with self._tx() as conn:
             row = conn.execute(query).mappings().first()
@@ -72,7 +75,7 @@ class BackupRows(StoreBase):
         """Write the backup if ``owner`` still holds its lease; frees the active slot once it ended."""
         values = rows.backup_row(backup)
         values.pop("id")
-        values["active_slot"] = ACTIVE_SLOT if backup.state.is_active else None
+        values["active_slot"] = backup.instance if backup.state.is_active else None
         with self._tx(write=True) as conn:
             result = conn.execute(backups.update().where(
                 backups.c.id == backup.id, backups.c.lease_owner == owner).values(**values))

@@ -15,11 +15,12 @@ from ...core.errors import InvalidRequest, StoreUnavailable
 from ...core.metrics import Metrics, NullMetrics
 from ...core.triggers import BackupState
 from .engine import make_engine, writer_queue
-from .schema import metadata
+from .migrations.migrate import migrate
 
 log = logging.getLogger("webhook.store")
 
-ACTIVE_SLOT = "sddc-manager"  # one SDDC Manager per service: one active backup at a time
+ACTIVE_SLOT = "sddc-manager"  # before instances (migration 0002): the one slot of the one SDDC Manager
+DEFAULT_INSTANCE = "default"  # the instance the single-instance settings define
 ACTIVE = (BackupState.SUBMITTING.value, BackupState.IN_PROGRESS.value)
 SCHEMA_LOCK = 0x7663_6662_6B70  # "vcfbkp": the advisory lock schema creation holds on PostgreSQL
 
@@ -37,11 +38,11 @@ class StoreBase:
         return store
 
     def create_schema(self) -> None:
-        """Create missing tables; nodes that start together on one empty PostgreSQL take turns."""
+        """Create or upgrade the schema (Alembic); nodes that start together on one PostgreSQL take turns."""
         with self._tx(write=True) as conn:
             if self.engine.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-            metadata.create_all(conn)
+            migrate(conn)
 
     def _writer_lock(self) -> AbstractContextManager[object]:
         """This host's queue of SQLite writers (re-entrant per thread); nothing to hold elsewhere."""

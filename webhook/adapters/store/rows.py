@@ -35,6 +35,7 @@ def trigger_row(t: Trigger) -> dict[str, Any]:
         "callback": t.callback.model_dump(mode="json") if t.callback else None, "context": t.context,
         "reuse_if_newer_than": t.reuse_if_newer_than, "received_at": epoch(t.received_at),
         "state": t.state.value, "backup_id": t.backup_id, "note": t.note, "completed_at": epoch(t.completed_at),
+        "instance": t.instance, "parent_id": t.parent_id, "targets": t.targets,
     }
 
 
@@ -46,6 +47,7 @@ def trigger_of(r: Mapping[Any, Any]) -> Trigger:
         context=r["context"] or {}, reuse_if_newer_than=r["reuse_if_newer_than"],
         received_at=time_of(r["received_at"]), state=TriggerState(r["state"]), backup_id=r["backup_id"],
         note=r["note"], completed_at=time_of(r["completed_at"]),
+        instance=r["instance"], parent_id=r["parent_id"], targets=r["targets"],
     )
 
 
@@ -57,7 +59,7 @@ def backup_row(b: Backup) -> dict[str, Any]:
         "created_at": epoch(b.created_at), "submit_started_at": epoch(b.submit_started_at),
         "submitted_at": epoch(b.submitted_at), "completed_at": epoch(b.completed_at),
         "next_poll_at": epoch(b.next_poll_at), "poll_failures": b.poll_failures,
-        "submit_attempts": b.submit_attempts,
+        "submit_attempts": b.submit_attempts, "instance": b.instance,
     }
 
 
@@ -70,7 +72,7 @@ def backup_of(r: Mapping[Any, Any]) -> Backup:
         created_at=time_of(r["created_at"]), submit_started_at=time_of(r["submit_started_at"]),
         submitted_at=time_of(r["submitted_at"]), completed_at=time_of(r["completed_at"]),
         next_poll_at=time_of(r["next_poll_at"]), poll_failures=r["poll_failures"] or 0,
-        submit_attempts=r["submit_attempts"] or 0,
+        submit_attempts=r["submit_attempts"] or 0, instance=r["instance"],
     )
 
 

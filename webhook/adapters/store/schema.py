@@ -1,8 +1,11 @@
 """Tables of the store (SQLAlchemy Core). Times are UTC epoch seconds (float) on every backend.
 
 Indexes follow what the worker and the request path query, so their cost does not grow with history.
-``backups.active_slot`` is the lock that keeps SDDC Manager to one backup at a time: it holds a
-constant while a backup is active and NULL afterwards, under a UNIQUE constraint.
+``backups.active_slot`` is the lock that keeps each SDDC Manager to one backup at a time: it holds
+the backup's instance name while the backup is active and NULL afterwards, under a UNIQUE constraint.
+
+The schema changes only by an Alembic revision (``migrations/versions``): a database made by an
+earlier release is upgraded in place when the store starts.
 """
 
 from __future__ import annotations
@@ -30,12 +33,17 @@ triggers = sa.Table(
     sa.Column("backup_id", sa.String(40)),
     sa.Column("note", sa.Text),
     sa.Column("completed_at", sa.Float),
+    # The SDDC Manager instance this trigger is for ("*" on a fan-out trigger, whose children carry one each).
+    sa.Column("instance", sa.String(40), nullable=False, server_default="default"),
+    sa.Column("parent_id", sa.String(40)),  # a fan-out child: the trigger it answers to
+    sa.Column("targets", sa.JSON),  # a fan-out trigger: the instances its selector matched
     sa.UniqueConstraint("caller", "dedupe_key", name="uq_triggers_caller_dedupe"),
     sa.Index("ix_triggers_state_received", "state", "received_at"),
     sa.Index("ix_triggers_backup", "backup_id"),
     sa.Index("ix_triggers_source_received", "source", "received_at"),
     sa.Index("ix_triggers_received", "received_at"),
     sa.Index("ix_triggers_correlation", "source", "correlation_key", "received_at"),
+    sa.Index("ix_triggers_parent", "parent_id"),
 )
 
 backups = sa.Table(
@@ -61,9 +69,11 @@ backups = sa.Table(
     sa.Column("submit_attempts", sa.Integer, nullable=False, default=0),
     sa.Column("lease_owner", sa.String(40)),
     sa.Column("lease_until", sa.Float),
+    sa.Column("instance", sa.String(40), nullable=False, server_default="default"),
     sa.Index("ix_backups_task", "sddc_task_id"),
     sa.Index("ix_backups_key_state_completed", "spec_key", "state", "completed_at"),
     sa.Index("ix_backups_state", "state"),
+    sa.Index("ix_backups_instance_key_state", "instance", "spec_key", "state", "completed_at"),
 )
 
 deliveries = sa.Table(

@@ -1,0 +1,1 @@
+"""One module per schema revision, oldest first (Alembic reads ``revision``/``down_revision``)."""
