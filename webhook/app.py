@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -46,7 +46,8 @@ class Services:
     def trigger_service(self) -> TriggerService:
         return TriggerService(self.store, self.clock, callback_policy(self.settings), wake=self.wake,
                               metrics=self.metrics,
-                              max_waiters=self.settings.max_waiters or max(1, self.settings.web_threads // 2))
+                              max_waiters=self.settings.max_waiters or max(1, self.settings.web_threads // 2),
+                              fleet=self.settings.fleet())
 
 
 def callback_policy(settings: Settings) -> CallbackPolicy:
@@ -93,6 +94,19 @@ def build_sddc_client(settings: Settings) -> SddcManagerClient:
     )
 
 
+def build_sddc_clients(settings: Settings) -> dict[str, SddcManager]:
+    """One client per instance of the fleet: ``default`` from VCFBACKUP_SDDC_*, the rest from the fleet file."""
+    clients: dict[str, SddcManager] = {}
+    for instance in settings.fleet_instances():
+        if instance.name == "default" and instance.password_file is None and instance.password_env is None:
+            clients[instance.name] = build_sddc_client(settings)
+            continue
+        clients[instance.name] = SddcManagerClient(
+            instance.url, instance.username, instance.password(), verify=instance.tls_verify(),
+            connect_timeout=settings.sddc_connect_timeout, read_timeout=settings.sddc_read_timeout)
+    return clients
+
+
 def build_notifier(settings: Settings, store: Store | None = None) -> Notifier:
     secret = settings.callback_signing_secret.get_secret_value() if settings.callback_signing_secret else None
     notifiers: dict[str, Notifier] = {
@@ -107,17 +121,19 @@ def build_notifier(settings: Settings, store: Store | None = None) -> Notifier:
 
 
 def build_worker(
-    settings: Settings, store: Store, *, sddc: SddcManager | None = None, notifier: Notifier | None = None,
+    settings: Settings, store: Store, *, sddc: SddcManager | Mapping[str, SddcManager] | None = None,
+    notifier: Notifier | None = None,
     clock: Clock | None = None, worker_id: str | None = None,
 ) -> Worker:
     config = WorkerConfig(
         lease_seconds=settings.worker_lease, poll_initial=settings.poll_interval,
         poll_max=settings.poll_max_interval, backup_timeout=settings.backup_timeout, retention=settings.retention,
-        attempt_deadline=settings.callback_timeout,
+        attempt_deadline=settings.callback_timeout, instance_threads=settings.instance_threads,
     )
     if worker_id:
         config = replace(config, worker_id=worker_id)
-    return Worker(store, sddc or build_sddc_client(settings), notifier or build_notifier(settings, store),
+    clients = sddc if sddc is not None else build_sddc_clients(settings)
+    return Worker(store, clients, notifier or build_notifier(settings, store),
                   clock or SystemClock(), config,
                   DeliveryPolicy(budget_seconds=settings.callback_budget, started_event_kinds=started_kinds()),
                   metrics=PrometheusMetrics())

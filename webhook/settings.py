@@ -24,6 +24,8 @@ from pydantic_settings import (
 )
 
 from .core.durations import parse_duration
+from .core.fleet import DEFAULT, Fleet, Instance
+from .fleet_settings import InstanceSettings, load_fleet_file
 from .sources.matchers import parse_matchers
 
 PREFIX = "VCFBACKUP_"
@@ -176,6 +178,25 @@ class Settings(BaseSettings):
         540.0, description="Report a run task failed if its backup has not ended this long after the request "
                            "(HCP Terraform waits at most 10m)")
 
+    # A fleet of SDDC Managers (issue 15)
+    sddc_managers_file: str | None = Field(
+        None, description="Fleet file (YAML .yaml/.yml or TOML .toml) listing named SDDC Manager instances; "
+                          "the VCFBACKUP_SDDC_* variables, when VCFBACKUP_SDDC_URL is set, add one named default")
+    default_instance: str | None = Field(
+        None, description="Instance a trigger that names no target goes to (default: `default`, or the only one)")
+    instance_threads: int = Field(16, ge=1, le=256, description="Instances the worker submits to and polls at "
+                                                                "once, each on its own thread")
+    alertmanager_instance_label: str = Field(
+        "vcf_instance", description="Alert label (in the group's common labels) naming the target instance")
+    alertmanager_default_instance: str | None = Field(
+        None, description="Instance for an alert group without the instance label (unset: such a group is "
+                          "refused, with the reason in the log and the audit trail)")
+    slack_admins: CommaList = Field(default_factory=list,
+                                    description="Slack user ids allowed `/vcf-backup all <reason>` (empty: nobody)")
+    tfc_workspace_instances: CommaList = Field(
+        default_factory=list, description="HCP Terraform workspace → instance, as pattern=instance pairs: "
+                                          "a workspace name glob (prod-eu-*=eu-west) or tag:<tag>=instance")
+
     @field_validator("api_tokens", mode="before")
     @classmethod
     def _parse_tokens(cls, value: object) -> object:
@@ -252,6 +273,36 @@ class Settings(BaseSettings):
                 raise ValueError(f"{PREFIX}CONFIG_FILE names {config_file}, which is not a readable file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return (*sources, dotenv_settings)
+
+    @field_validator("slack_admins", "tfc_workspace_instances", mode="before")
+    @classmethod
+    def _parse_fleet_lists(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("sddc_managers_file")
+    @classmethod
+    def _check_fleet_file(cls, value: str | None) -> str | None:
+        if value:
+            load_fleet_file(value)  # validated at start: one line per bad entry
+        return value
+
+    def fleet_instances(self) -> list[InstanceSettings]:
+        """Every configured instance: ``default`` from the single-instance variables, then the fleet file's."""
+        found: list[InstanceSettings] = []
+        if self.sddc_url or not self.sddc_managers_file:
+            found.append(InstanceSettings.model_construct(
+                name=DEFAULT, url=self.sddc_url, username=self.sddc_username, password_file=None, password_env=None,
+                ca_bundle=self.sddc_ca_bundle, verify_tls=self.sddc_verify_tls, labels={}))
+        if self.sddc_managers_file:
+            listed = load_fleet_file(self.sddc_managers_file)
+            if found and any(i.name == DEFAULT for i in listed):
+                raise ValueError("the fleet file names an instance 'default' and VCFBACKUP_SDDC_URL defines one too")
+            found.extend(listed)
+        return found
+
+    def fleet(self) -> Fleet:
+        return Fleet([Instance(i.name, dict(i.labels), i.url) for i in self.fleet_instances()],
+                     default=self.default_instance)
 
     def sddc_password_value(self) -> str:
         return self.sddc_password.get_secret_value() if self.sddc_password else ""

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from .completion import Completer, log_batch
 from .delivery_policy import DeliveryPolicy, owed_deliveries
 from .errors import StoreUnavailable
+from .fanout import children
 from .limits import MAX_DURATION_SECONDS
 from .ports import Clock, Store
 from .triggers import Backup, BackupState, Delivery, DeliveryEvent, Trigger
@@ -32,15 +33,22 @@ class AttachStep:
         self._last_sweep: datetime | None = None
 
     def attach(self) -> bool:
-        """Attach waiting triggers to the running backup, or open one (coalescing); True if more wait."""
+        """Attach waiting triggers to their instance's running backup, or open one (coalescing per
+        instance); split fan-out triggers into one child per instance. True if more wait."""
         pending = self.store.accepted_triggers(self.config.batch)
         if not pending:
             return False
         full = len(pending) >= self.config.batch
         now = self.clock.now()
-        waiting: list[Trigger] = []
+        waiting: dict[str, list[Trigger]] = {}
         for trigger in pending:
             try:
+                if trigger.is_fanout:
+                    if self.store.fan_out(trigger.id, children(trigger)):
+                        log.info("trigger fanned out", extra={"event": "trigger.fanned_out", "trigger_id": trigger.id,
+                                                              "instances": trigger.targets})
+                        full = True  # its children wait now: attach them on the next pass
+                    continue
                 if trigger.reuse_if_newer_than is not None and self._reuse_recent(trigger, now):
                     continue
             except StoreUnavailable:
@@ -48,28 +56,33 @@ class AttachStep:
             except Exception as exc:  # this trigger only: it ends with the reason, the others go on
                 self.completer.fail(trigger, exc, now)
                 continue
-            waiting.append(trigger)
-        if not waiting:
-            return full
-        active = self.store.active_backup()
+            waiting.setdefault(trigger.instance, []).append(trigger)
+        self.riding = False
+        for instance, triggers in waiting.items():
+            self._attach_on(instance, triggers, now)
+        return full
+
+    def _attach_on(self, instance: str, waiting: list[Trigger], now: datetime) -> None:
+        active = self.store.active_backup(instance)
         if active is None:
-            active, created = self.store.open_backup(Backup(spec=waiting[0].spec, created_at=now))
+            active, created = self.store.open_backup(Backup(spec=waiting[0].spec, created_at=now, instance=instance))
             if created:
-                log.info("backup opened", extra={"event": "backup.opened", "backup_id": active.id})
+                log.info("backup opened", extra={"event": "backup.opened", "backup_id": active.id,
+                                                 "instance": instance})
         riders = [t for t in waiting if t.spec.key() == active.spec_key]
-        self.riding = bool(riders) and active.state is BackupState.IN_PROGRESS
+        self.riding = self.riding or (bool(riders) and active.state is BackupState.IN_PROGRESS)
         if riders:
             started: list[Delivery] = []
             if active.state is BackupState.IN_PROGRESS:
                 started = owed_deliveries(riders, active, DeliveryEvent.STARTED, self.policy, now)
             attached = self.store.attach_triggers([t.id for t in riders], active.id, started)
             log_batch("triggers attached", "trigger.attached", attached, backup_id=active.id)
-        return full
 
     def _reuse_recent(self, trigger: Trigger, now: datetime) -> bool:
         # Validation bounds the window; the clamp keeps a row stored before that bound from overflowing.
         window = min(trigger.reuse_if_newer_than or 0.0, MAX_DURATION_SECONDS)
-        recent = self.store.latest_successful_backup(trigger.spec.key(), now - timedelta(seconds=window))
+        recent = self.store.latest_successful_backup(trigger.spec.key(), now - timedelta(seconds=window),
+                                                     trigger.instance)
         if recent is None or recent.completed_at is None:
             return False
         age = int((now - recent.completed_at).total_seconds())

@@ -10,12 +10,15 @@ its triggers hear so, instead of failing every later pass.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
 from .completion import Completer, reference_token
 from .delivery_policy import DeliveryPolicy, owed_deliveries
 from .errors import SddcManagerError, StoreUnavailable
+from .fleet import DEFAULT
 from .metrics import Metrics
 from .models import Error, Task, TaskStatus
 from .ports import Clock, SddcManager, Store
@@ -27,21 +30,47 @@ log = logging.getLogger("webhook.worker")
 
 
 class BackupStep:
-    def __init__(self, store: Store, sddc: SddcManager, clock: Clock, config: WorkerConfig,
-                 policy: DeliveryPolicy, metrics: Metrics, completer: Completer) -> None:
+    """Submits and polls backups; with several instances, each instance's work runs on its own thread.
+
+    With one SDDC Manager a pass does its work in line (as it always did). With a fleet, each
+    instance's claimed backups go to a bounded pool and the pass returns at once: an instance that
+    is slow or unreachable holds one thread until its client's timeout, never the other instances
+    (nor the loop that attaches new triggers). An instance has at most one job in flight.
+    """
+
+    def __init__(self, store: Store, sddc: SddcManager | Mapping[str, SddcManager], clock: Clock,
+                 config: WorkerConfig, policy: DeliveryPolicy, metrics: Metrics, completer: Completer) -> None:
         self.store = store
-        self.sddc = sddc
+        self.sddcs: Mapping[str, SddcManager] = sddc if isinstance(sddc, Mapping) else {DEFAULT: sddc}
         self.clock = clock
         self.config = config
         self.policy = policy
         self.metrics = metrics
         self.completer = completer
         self.owner = config.worker_id
+        self.notify: Callable[[], None] = lambda: None  # the loop's wake-up, when a job of the pool ends
+        self._pool: ThreadPoolExecutor | None = None
+        self._busy: set[str] = set()
+        self._jobs: set[Future[None]] = set()
+        self._ended = False
+        self._lock = threading.Lock()
+
+    @property
+    def parallel(self) -> bool:
+        return len(self.sddcs) > 1
+
+    def _sddc(self, backup: Backup) -> SddcManager:
+        try:
+            return self.sddcs[backup.instance]
+        except KeyError:
+            raise LookupError(f"instance {backup.instance!r} is no longer configured") from None
 
     def advance(self) -> tuple[bool, bool]:
         """Submit or poll every claimed backup: (more may be due, some backup ended)."""
         now = self.clock.now()
         claimed = self.store.claim_backups(self.owner, now, self.config.lease_seconds, self.config.batch)
+        if self.parallel:
+            return self._dispatch(claimed)
         ended = False
         for backup in claimed:
             try:
@@ -51,6 +80,56 @@ class BackupStep:
             ended = ended or not backup.state.is_active
         # A backup that ended frees the slot: triggers for another spec can open theirs at once.
         return ended or len(claimed) >= self.config.batch, ended
+
+    def _dispatch(self, claimed: list[Backup]) -> tuple[bool, bool]:
+        by_instance: dict[str, list[Backup]] = {}
+        for backup in claimed:
+            by_instance.setdefault(backup.instance, []).append(backup)
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.config.instance_threads, thread_name_prefix="instance")
+            for instance, backups in by_instance.items():
+                if instance in self._busy:  # its job is still out: claim these again on a later pass
+                    for backup in backups:
+                        self.store.release_backup(backup.id, self.owner)
+                    continue
+                self._busy.add(instance)
+                job = self._pool.submit(self._run_instance, instance, backups)
+                self._jobs.add(job)
+                job.add_done_callback(self._jobs.discard)
+            ended, self._ended = self._ended, False
+        return ended or len(claimed) >= self.config.batch, ended
+
+    def _run_instance(self, instance: str, backups: list[Backup]) -> None:
+        ended = False
+        try:
+            for backup in backups:
+                try:
+                    self._advance_one(backup)
+                except Exception:  # the store failed: the lease lapses, a later pass tries again
+                    log.exception("backup step failed", extra={"event": "backup.step_failed", "backup_id": backup.id,
+                                                               "instance": instance})
+                finally:
+                    try:
+                        self.store.release_backup(backup.id, self.owner)
+                    except Exception:
+                        log.warning("lease not released", extra={"event": "backup.release_failed",
+                                                                 "backup_id": backup.id})
+                ended = ended or not backup.state.is_active
+        finally:
+            with self._lock:
+                self._busy.discard(instance)
+                self._ended = self._ended or ended
+            self.notify()
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Wait for the jobs in flight (tests and shutdown)."""
+        wait(list(self._jobs), timeout)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)  # a hung instance: its timeout ends it
+            self._pool = None
 
     def _advance_one(self, backup: Backup) -> None:
         try:
@@ -93,10 +172,10 @@ class BackupStep:
         try:
             if backup.submit_started_at is not None:
                 # An earlier attempt may have reached SDDC Manager: never post blindly again.
-                task = self._adoptable_task(backup.submit_started_at)
+                task = self._adoptable_task(backup, backup.submit_started_at)
             else:
                 # Someone else's backup (a schedule, a state-change backup) may be running: ride on it.
-                task = self._running_backup_task()
+                task = self._running_backup_task(backup)
         except SddcManagerError as exc:  # we could not check, so we must not post
             self._defer_submit(backup, exc)
             return
@@ -117,7 +196,7 @@ class BackupStep:
         for rider in self.store.triggers_of_backup(backup.id, TriggerState.ATTACHED):
             self.metrics.submit_delay((self.clock.now() - rider.received_at).total_seconds())
         try:
-            started = self.sddc.start_backup(backup.spec)
+            started = self._sddc(backup).start_backup(backup.spec)
         except SddcManagerError as exc:
             self._submit_refused(backup, exc)
             return
@@ -135,11 +214,11 @@ class BackupStep:
         log.warning("backup submit failed", extra={"event": "backup.submit_failed", "backup_id": backup.id,
                                                    "http_status": exc.http_status, "error": exc.message})
         if definitive and not _already_running(exc):
-            self._adopt_or_fail(backup, exc, self._running_backup_task, adopted=True)
+            self._adopt_or_fail(backup, exc, lambda: self._running_backup_task(backup), adopted=True)
             return
         if definitive:  # "already in progress": ride on that task, or try again until it is listed
             try:
-                task = self._running_backup_task()
+                task = self._running_backup_task(backup)
             except SddcManagerError as check_failed:
                 self._defer_submit(backup, check_failed)
                 return
@@ -149,7 +228,7 @@ class BackupStep:
         # 5xx, timeout, connection error: the outcome is unknown; the next pass checks before posting.
         if backup.submit_attempts >= self.config.submit_max_attempts:
             since = backup.submit_started_at or self.clock.now()
-            self._adopt_or_fail(backup, exc, lambda: self._adoptable_task(since), adopted=False)
+            self._adopt_or_fail(backup, exc, lambda: self._adoptable_task(backup, since), adopted=False)
             return
         backup.next_poll_at = self.clock.now() + timedelta(seconds=self.config.submit_retry_delay)
         backup.errors = [exc.as_sddc_error()]
@@ -186,22 +265,23 @@ class BackupStep:
         backup.next_poll_at = now + timedelta(seconds=self.config.submit_retry_delay)
         self.store.save_backup(backup, self.owner)
 
-    def _running_backup_task(self) -> Task | None:
-        for task in self.sddc.list_backup_tasks():
+    def _running_backup_task(self, backup: Backup) -> Task | None:
+        for task in self._sddc(backup).list_backup_tasks():
             if task.normalized_status in (TaskStatus.PENDING, TaskStatus.IN_PROGRESS):
                 return task
         return None
 
-    def _adoptable_task(self, since: datetime) -> Task | None:
+    def _adoptable_task(self, backup: Backup, since: datetime) -> Task | None:
         """A backup task running now, or one created since our unconfirmed POST and not yet ours."""
-        tasks = self.sddc.list_backup_tasks()
+        tasks = self._sddc(backup).list_backup_tasks()
         for task in tasks:
             if task.normalized_status in (TaskStatus.PENDING, TaskStatus.IN_PROGRESS):
                 return task
         horizon = since - timedelta(seconds=self.config.adopt_clock_skew)
         for task in tasks:
             created = sddc_time(task.creationTimestamp)
-            if created is not None and created >= horizon and self.store.find_backup_by_task(task.id) is None:
+            if created is not None and created >= horizon and (
+                    self.store.find_backup_by_task(task.id, backup.instance) is None):
                 return task
         return None
 
@@ -230,7 +310,7 @@ class BackupStep:
         now = self.clock.now()
         elapsed = (now - (backup.submitted_at or backup.created_at)).total_seconds()
         try:
-            task = self.sddc.get_task(backup.sddc_task_id or "")
+            task = self._sddc(backup).get_task(backup.sddc_task_id or "")
         except SddcManagerError as exc:
             backup.poll_failures += 1
             log.warning("task poll failed", extra={"event": "backup.poll_failed", "backup_id": backup.id,

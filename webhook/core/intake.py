@@ -21,6 +21,9 @@ class Intake:
     skip_reason: str | None = None  # set: record the trigger SKIPPED with this note; start no backup
     skip_label: str = "skipped"  # a short, low-cardinality label for metrics
     owed: Sequence[Delivery] = ()  # deliveries owed from the start, stored with the trigger
+    # A target the fleet does not know: "reject" answers 400 (a caller who can fix it), "skip" records
+    # the trigger SKIPPED with the reason (a sender that would only retry, such as Alertmanager).
+    unknown_target: str = "reject"
 
     @property
     def skipped(self) -> bool:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from .callbacks import CallbackPolicy
 from .errors import NotFound, ServiceError, StoreUnavailable
+from .fleet import Fleet, UnknownTarget
 from .intake import Intake
 from .metrics import Metrics, NullMetrics
 from .models import BackupSpec, default_spec
@@ -45,8 +46,10 @@ class TriggerService:
         wake: Callable[[], None] | None = None,
         metrics: Metrics | None = None,
         max_waiters: int = 8,
+        fleet: Fleet | None = None,
     ) -> None:
         self.metrics: Metrics = metrics or NullMetrics()
+        self.fleet = fleet or Fleet.single()
         self.store = store
         self.clock = clock
         self.callback_policy = callback_policy
@@ -78,6 +81,15 @@ class TriggerService:
 
     def take(self, intake: Intake) -> Receipt:
         """Store what a source asked for: accepted (and a worker woken), or knowingly skipped."""
+        try:
+            self.fleet.route(intake.trigger)
+        except UnknownTarget as exc:
+            if intake.unknown_target != "skip":
+                raise
+            log.warning("trigger refused", extra={"event": "trigger.unknown_target", "source": intake.trigger.source,
+                                                  "reason": exc.message})
+            intake.skip_reason, intake.skip_label = f"Refused: {exc.message}", "unknown_target"
+            intake.trigger.target = intake.trigger.selector = None
         if intake.skip_reason is None:
             return self.accept(intake.trigger, intake.owed)
         intake.trigger.note = intake.skip_reason

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from .attach_step import AttachStep
@@ -22,6 +23,7 @@ from .backup_step import BackupStep
 from .completion import Completer, reference_token
 from .delivery_policy import DeliveryPolicy
 from .delivery_step import DeliveryLoop, DeliveryStep
+from .fanout import FanoutStep
 from .metrics import Metrics, NullMetrics
 from .ports import Clock, Notifier, SddcManager, Store
 from .worker_config import WorkerConfig
@@ -35,7 +37,7 @@ class Worker:
     def __init__(
         self,
         store: Store,
-        sddc: SddcManager,
+        sddc: SddcManager | Mapping[str, SddcManager],
         notifier: Notifier,
         clock: Clock,
         config: WorkerConfig | None = None,
@@ -51,6 +53,7 @@ class Worker:
         self.attaching = AttachStep(store, clock, self.config, self.policy, completer)
         self.backups = BackupStep(store, sddc, clock, self.config, self.policy, self.metrics, completer)
         self.deliveries = DeliveryStep(store, notifier, clock, self.config, self.policy, self.metrics)
+        self.fanouts = FanoutStep(store, clock, self.policy, self.config.batch)
         self._last_prune: datetime | None = None
         self._last_beat: datetime | None = None
         self._fault: str | None = None  # the reason last reported to the store, if unhealthy
@@ -75,6 +78,7 @@ class Worker:
             self.attaching.riding = False
         more = backups_more or more
         more = self.attaching.complete_stranded() or more
+        more = self.fanouts.finish_ready() or more
         if not self._senders_running:
             more = self.deliver() or more
         self.prune_history()
@@ -87,6 +91,7 @@ class Worker:
     def run_forever(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
         """Loop until ``stop``; sleep until woken by new work or the next due time."""
         wake = wake or threading.Event()
+        self.backups.notify = wake.set  # an instance's job that ended: attach and finish fan-outs at once
         sender = DeliveryLoop(self.deliveries)
         senders_stop = threading.Event()  # set when this loop ends, however it ends
         senders = threading.Thread(target=sender.run_forever, args=(senders_stop,), name="deliveries", daemon=True)
@@ -125,6 +130,7 @@ class Worker:
             sender.wake.set()
             senders.join(self.config.attempt_deadline + 5)
             self._senders_running = False
+            self.backups.close()
             try:
                 self.store.release_leases(self.owner)
             except Exception:  # the leases lapse by themselves; stopping must not fail for it

@@ -49,6 +49,9 @@ class WorkerConfig:
     # or renewed just before each attempt for this plus ``lease_margin``: it cannot lapse mid-attempt.
     attempt_deadline: float = 15.0
     lease_margin: float = 15.0
+    # With several SDDC Managers, at most this many instances are submitted to and polled at once
+    # (each instance's work on its own thread, one job per instance at a time).
+    instance_threads: int = 16
 
     @property
     def delivery_lease(self) -> float:

@@ -29,6 +29,11 @@ class GenericTriggerBody(BaseModel):
     idempotencyKey: str | None = Field(None, min_length=1, max_length=200)
     reuseIfNewerThan: Annotated[
         float | None, BeforeValidator(lambda v: None if v is None else parse_bounded_duration(v))] = None
+    target: str | None = Field(None, min_length=1, max_length=40,
+                               description="The SDDC Manager instance to back up, by name (GET /v1/instances)")
+    selector: dict[str, Annotated[str, Field(max_length=200)]] | None = Field(
+        None, max_length=20, description="Back up every instance whose labels carry all of these ({} = every "
+                                         "instance): one backup per instance, one callback with every result")
 
     @field_validator("elements")
     @classmethod
@@ -73,4 +78,6 @@ def to_trigger(
         reuse_if_newer_than=request.reuseIfNewerThan,
         received_at=received_at,
         context=context or {},
+        target=request.target,
+        selector=request.selector,
     )

@@ -208,7 +208,7 @@ class TriggerRows(StoreBase):
             return ids
 
     def complete_triggers(
-        self, trigger_ids: Sequence[str], backup_id: str, completed_at: datetime, note: str | None,
+        self, trigger_ids: Sequence[str], backup_id: str | None, completed_at: datetime, note: str | None,
         deliveries_owed: Sequence[Delivery],
     ) -> list[str]:
         with self._tx(write=True) as conn:

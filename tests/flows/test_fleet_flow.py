@@ -1,0 +1,137 @@
+"""A fleet of three simulated SDDC Managers behind one node: routing, coalescing and fan-out per instance."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+from standardwebhooks.webhooks import Webhook
+
+from tests.conftest import SIGNING_SECRET
+from tests.support.fleet import PASSWORD_ENV, REGIONS, blackhole, simulators, write_fleet_file
+from tests.support.node import InProcessNode
+
+
+@pytest.fixture
+def fleet_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, "VMware123!VMware123!")
+
+
+@pytest.fixture
+def sims(fleet_env) -> Iterator[dict]:
+    with simulators() as running:
+        yield running
+
+
+@pytest.fixture
+def fleet_node(tmp_path, sims, make_settings) -> Iterator[InProcessNode]:
+    path = write_fleet_file(tmp_path / "fleet.yaml", {name: sim.url for name, sim in sims.items()})
+    node = InProcessNode(make_settings(sddc_url="", sddc_managers_file=str(path))).start()
+    yield node
+    node.stop()
+
+
+def post(node, auth, **body) -> requests.Response:
+    return requests.post(node.url + "/v1/triggers", headers=auth, json=body, timeout=10)
+
+
+def started(sims) -> dict[str, int]:
+    return {name: sim.state.backups_started for name, sim in sims.items()}
+
+
+def wait_done(node, auth, trigger_id: str, timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        view = requests.get(f"{node.url}/v1/triggers/{trigger_id}", headers=auth, timeout=10).json()
+        if view["state"] == "DONE" or time.monotonic() > deadline:
+            return view
+        time.sleep(0.05)
+
+
+def test_a_targeted_trigger_lands_on_its_instance_only(fleet_node, sims, receiver, auth):
+    response = post(fleet_node, auth, target="us-east", callbackUrl=receiver.url())
+    assert response.status_code == 202
+    [callback] = receiver.wait_for(1)
+    body = Webhook(SIGNING_SECRET).verify(callback.body, callback.headers)
+    assert body["status"] == "SUCCESSFUL" and body["trigger"]["id"] == response.json()["id"]
+    assert started(sims) == {"eu-west": 0, "us-east": 1, "ap-south": 0}
+
+
+def test_an_unknown_target_is_a_400_that_lists_the_known_names(fleet_node, sims, auth):
+    response = post(fleet_node, auth, target="mars")
+    assert response.status_code == 400
+    error = response.json()
+    assert error["errorCode"] == "VCFBACKUP_UNKNOWN_TARGET"
+    assert all(name in error["message"] for name in REGIONS)
+    no_target = post(fleet_node, auth)  # three instances and no default: the caller must say which
+    assert no_target.status_code == 400 and "eu-west" in no_target.json()["message"]
+    assert post(fleet_node, auth, selector={"region": "moon"}).status_code == 400
+    assert sum(started(sims).values()) == 0
+
+
+def test_a_fan_out_opens_one_backup_per_instance_and_one_callback_with_every_result(fleet_node, sims, receiver,
+                                                                                   auth):
+    sims["ap-south"].state.update_config(outcome="FAILED")
+    response = post(fleet_node, auth, selector={}, reason="fleet-wide", callbackUrl=receiver.url())
+    assert response.status_code == 202
+    [callback] = receiver.wait_for(1)
+    body = Webhook(SIGNING_SECRET).verify(callback.body, callback.headers)
+    assert body["outcome"] == "partial" and body["trigger"]["id"] == response.json()["id"]
+    by_instance = {item["instance"]: item for item in body["results"]}
+    assert set(by_instance) == set(REGIONS)
+    assert by_instance["eu-west"]["status"] == by_instance["us-east"]["status"] == "SUCCESSFUL"
+    assert by_instance["ap-south"]["status"] == "FAILED" and by_instance["ap-south"]["outcome"] == "failure"
+    assert started(sims) == {name: 1 for name in REGIONS}
+    time.sleep(0.5)
+    assert len(receiver.received) == 1  # one callback for the whole fan-out
+    assert wait_done(fleet_node, auth, response.json()["id"])["state"] == "DONE"
+
+
+def test_a_selector_matches_labels(fleet_node, sims, receiver, auth):
+    post(fleet_node, auth, selector={"region": "eu-west", "env": "prod"}, callbackUrl=receiver.url())
+    [callback] = receiver.wait_for(1)
+    assert callback.json()["outcome"] == "success" and [r["instance"] for r in callback.json()["results"]] == [
+        "eu-west"]
+    assert started(sims) == {"eu-west": 1, "us-east": 0, "ap-south": 0}
+
+
+def test_a_storm_over_three_instances_is_three_backups(tmp_path, fleet_env, make_settings, auth):
+    with simulators(backup_seconds=6.0) as sims:
+        path = write_fleet_file(tmp_path / "fleet.yaml", {name: sim.url for name, sim in sims.items()})
+        node = InProcessNode(make_settings(sddc_url="", sddc_managers_file=str(path))).start()
+        try:
+            with concurrent.futures.ThreadPoolExecutor(16) as pool:
+                answers = list(pool.map(lambda n: post(node, auth, target=REGIONS[n % 3]).status_code, range(300)))
+            assert answers == [202] * 300
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and node.store.accepted_triggers(1):
+                time.sleep(0.1)
+            time.sleep(0.5)
+            assert started(sims) == {name: 1 for name in REGIONS}
+        finally:
+            node.stop()
+
+
+def test_an_unreachable_instance_does_not_delay_the_others(tmp_path, sims, make_settings, receiver, auth):
+    with blackhole() as dead_url:
+        urls = {**{name: sim.url for name, sim in sims.items()}, "dead": dead_url}
+        path = write_fleet_file(tmp_path / "fleet.yaml", urls)
+        node = InProcessNode(make_settings(sddc_url="", sddc_managers_file=str(path), sddc_read_timeout=30,
+                                           sddc_connect_timeout=30)).start()
+        try:
+            dead = post(node, auth, target="dead", callbackUrl=receiver.url("/dead")).json()["id"]
+            time.sleep(0.3)  # the dead instance's submit is out and hanging
+            healthy = [post(node, auth, target=name, callbackUrl=receiver.url(f"/{name}")).json()["id"]
+                       for name in REGIONS]
+            callbacks = receiver.wait_for(3, timeout=15)
+            assert sorted(c.path for c in callbacks) == sorted(f"/{name}" for name in REGIONS)
+            assert all(c.json()["status"] == "SUCCESSFUL" for c in callbacks)
+            # ... while the unreachable instance's backup has not even been submitted yet.
+            view = requests.get(f"{node.url}/v1/triggers/{dead}", headers=auth, timeout=10).json()
+            assert view["state"] == "ATTACHED" and view["backup"]["status"] == "SUBMITTING"
+            assert len(healthy) == 3
+        finally:
+            node.stop()
