@@ -180,9 +180,12 @@ def check() -> None:
 @click.option("--reuse-if-newer-than", help="Accept a SUCCESSFUL backup that ended this recently (e.g. 15m).")
 @click.option("--wait/--no-wait", default=False, help="Wait for the backup to end; exit 0 only on success.")
 @click.option("--timeout", type=float, default=3600.0, show_default=True, help="Seconds to wait at most.")
+@click.option("--target", help="The SDDC Manager instance to back up, by name (a fleet; GET /v1/instances).")
+@click.option("--selector", "selector", multiple=True,
+              help="label=value an instance must carry (repeat for more; 'all' = every instance): one backup each.")
 def trigger(url: str | None, token: str | None, elements: tuple[str, ...], reason: str | None,
             callback_url: str | None, idempotency_key: str | None, reuse_if_newer_than: str | None,
-            wait: bool, timeout: float) -> None:
+            wait: bool, timeout: float, target: str | None = None, selector: tuple[str, ...] = ()) -> None:
     """Ask the service for a backup. Exit codes: 0 ok, 1 failed, 2 timed out, 3 rejected, 4 unavailable."""
     from .clients.trigger import ExitCode, TriggerClient
     from .settings import TriggerClientSettings
@@ -197,9 +200,15 @@ def trigger(url: str | None, token: str | None, elements: tuple[str, ...], reaso
     if elements:
         body["elements"] = [{"resourceType": e} for e in elements]
     for key, value in (("reason", reason), ("callbackUrl", callback_url), ("idempotencyKey", idempotency_key),
-                       ("reuseIfNewerThan", reuse_if_newer_than)):
+                       ("reuseIfNewerThan", reuse_if_newer_than), ("target", target)):
         if value:
             body[key] = value
+    if selector:
+        pairs = [s.partition("=") for s in selector if s != "all"]
+        if any(not sep or not key for key, sep, _ in pairs):
+            click.echo("error: --selector takes label=value (or all)", err=True)
+            sys.exit(ExitCode.REJECTED)
+        body["selector"] = {key: value for key, _, value in pairs}
     client = TriggerClient(url, token, verify=env.trigger_ca_bundle or True)
     outcome = client.run(body, wait=wait, timeout=timeout, progress=lambda m: click.echo(m, err=True))
     click.echo(json.dumps(outcome.document, indent=2))

@@ -87,6 +87,11 @@ def _finished(view: dict[str, Any], *, waited: bool) -> TriggerOutcome:
         return TriggerOutcome(ExitCode.SUCCESS, view, f"trigger {view['id']} accepted")
     if view["state"] == "SKIPPED":
         return TriggerOutcome(ExitCode.SUCCESS, view, f"skipped: {view['trigger'].get('note')}")
+    fanout = view.get("fanout")
+    if fanout:  # one result per instance: 0 only if every instance succeeded
+        done = ", ".join(f"{r.get('instance')} {r.get('status')}" for r in fanout.get("results", []))
+        code = ExitCode.SUCCESS if fanout.get("outcome") == "success" else ExitCode.FAILED
+        return TriggerOutcome(code, fanout, f"fan-out {fanout.get('outcome')}: {done}")
     status = backup.get("status", "")
     if backup.get("outcome") == "success":
         return TriggerOutcome(ExitCode.SUCCESS, backup, f"backup {status} (SDDC task {backup.get('id')})")

@@ -50,6 +50,8 @@ class TriggerDetail(TriggerSummary):
     completedAt: str | None = None
     callbackUrl: str | None = None
     context: dict[str, Any] = Field(default_factory=dict)
+    instance: str | None = Field(None, description='The SDDC Manager instance ("*" for a fan-out trigger)')
+    targets: list[str] | None = Field(None, description="A fan-out trigger: the instances its selector matched")
 
 
 class AttemptDoc(BaseModel):
@@ -82,6 +84,9 @@ class TriggerStatus(BaseModel):
     trigger: TriggerDetail
     backup: BackupResult | None = None
     deliveries: list[DeliveryDoc]
+    fanout: dict[str, Any] | None = Field(
+        None, description="A fan-out trigger: outcome (pending, success, partial, failure) and results, one "
+                          "{instance, ...BackupResult} per instance, as its callback carries them")
 
 
 class TriggerPage(BaseModel):
@@ -120,7 +125,7 @@ def trigger_detail(trigger: Trigger) -> TriggerDetail:
         receivedAt=iso(trigger.received_at), state=trigger.state.value, note=trigger.note,
         elements=trigger.spec.elements, backupId=trigger.backup_id,
         completedAt=iso(trigger.completed_at), callbackUrl=trigger.callback.url if trigger.callback else None,
-        context=trigger.context,
+        context=trigger.context, instance=trigger.instance, targets=trigger.targets,
     )
 
 

@@ -12,9 +12,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from .callbacks import CallbackPolicy
 from .errors import NotFound, ServiceError, StoreUnavailable
+from .fanout import fanout_document
 from .fleet import Fleet, UnknownTarget
 from .intake import Intake
 from .metrics import Metrics, NullMetrics
@@ -134,7 +136,19 @@ class TriggerService:
     def _view(self, trigger: Trigger) -> TriggerView:
         backup = self.store.get_backup(trigger.backup_id) if trigger.backup_id else None
         document = result_document(trigger, backup) if backup else None
-        return TriggerView(trigger, document, self.store.deliveries_of_trigger(trigger.id), backup)
+        view = TriggerView(trigger, document, self.store.deliveries_of_trigger(trigger.id), backup)
+        if trigger.is_fanout:
+            view.fanout = self.fanout_progress(trigger)
+        return view
+
+    def fanout_progress(self, trigger: Trigger) -> dict[str, Any]:
+        """A fan-out trigger's results so far (``outcome`` pending until every instance ended)."""
+        kids = self.store.children_of(trigger.id)
+        backups = self.store.backups_by_id([k.backup_id for k in kids if k.backup_id])
+        document = fanout_document(trigger, [(k, backups.get(k.backup_id or "")) for k in kids])
+        waiting = len(kids) < len(trigger.targets or []) or any(
+            k.state not in (TriggerState.DONE, TriggerState.SKIPPED) for k in kids)
+        return {"outcome": "pending" if waiting else document["outcome"], "results": document["results"]}
 
     def wait(self, trigger_id: str, seconds: float, *, poll: float = 0.1) -> TriggerView:
         """Block until the trigger is finished or ``seconds`` pass; reads only the store.

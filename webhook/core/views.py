@@ -23,6 +23,7 @@ class TriggerView:
     backup: dict[str, Any] | None  # the result document (BackupResult as JSON), as callbacks carry it
     deliveries: list[Delivery] = field(default_factory=list)
     record: Backup | None = None
+    fanout: dict[str, Any] | None = None  # a fan-out trigger: its outcome and one result per instance
 
     @property
     def finished(self) -> bool:
@@ -45,5 +46,5 @@ class TriggerView:
             id=self.trigger.id, state=self.trigger.state.value, statusUrl=status_url, duplicate=duplicate,
             trigger=detail,
             backup=backup_result(self.trigger, self.record) if self.record else None,
-            deliveries=deliveries,
+            deliveries=deliveries, fanout=self.fanout,
         )

@@ -52,7 +52,7 @@ class BackupResource:
         elements = planned.get("elements") or list(DEFAULT_ELEMENTS)
         body: dict[str, Any] = {"elements": [{"resourceType": e} for e in elements]}
         for key, name in (("reason", "reason"), ("callbackUrl", "callback_url"),
-                          ("reuseIfNewerThan", "reuse_if_newer_than")):
+                          ("reuseIfNewerThan", "reuse_if_newer_than"), ("target", "target")):
             if planned.get(name):
                 body[key] = planned[name]
         timeout = planned.get("timeout") or DEFAULT_TIMEOUT
@@ -70,7 +70,7 @@ class BackupResource:
         if failure is not None:
             ctx.diagnostics.add_error(*failure)
             return None
-        return state_of(view, planned | {"elements": elements, "timeout": timeout})
+        return state_of(view, planned | {"elements": elements, "timeout": timeout}) | {"target": planned.get("target")}
 
     def read(self, ctx: Any, current: dict[str, Any]) -> dict[str, Any] | None:
         api = self.provider.api(ctx.diagnostics)
@@ -86,7 +86,7 @@ class BackupResource:
             return current
         if failure_of(view, current.get("timeout") or DEFAULT_TIMEOUT) is not None:
             return current  # state is only ever written for a SUCCESSFUL backup; keep that one
-        return state_of(view, current)
+        return state_of(view, current) | {"target": current.get("target")}
 
     def update(self, ctx: Any, current: dict[str, Any], planned: dict[str, Any]) -> dict[str, Any]:
         return planned  # only arguments that need no new backup get here; the rest force a replacement
@@ -117,7 +117,8 @@ class BackupResource:
         arguments = {"triggers": None, "reason": trigger.get("reason"), "elements": elements,
                      "reuse_if_newer_than": None, "callback_url": trigger.get("callbackUrl"),
                      "timeout": DEFAULT_TIMEOUT}
-        return state_of(view, arguments)
+        instance = trigger.get("instance")
+        return state_of(view, arguments) | {"target": instance if instance not in (None, "default") else None}
 
 
 def failure_of(view: dict[str, Any], timeout: str) -> tuple[str, str] | None:

@@ -87,6 +87,10 @@ def backup_schema() -> schema.Schema:
         schema.Attribute("callback_url", types.String(), optional=True, description=(
             "Absolute http(s) URL where the service also posts the signed result; it must be on the service's "
             "callback allowlist. Changing it takes no backup.")),
+        schema.Attribute("target", types.String(), optional=True, requires_replace=True, description=(
+            "The SDDC Manager instance to back up, by name, when the service backs up a fleet "
+            "(`GET /v1/instances` lists them). Unset: the service's default instance. A change takes a new "
+            "backup; an unknown name fails the apply with the known names.")),
         schema.Attribute("timeout", types.String(), optional=True, computed=True, default=DEFAULT_TIMEOUT,
                          description=(
             f"How long the apply waits for the backup to end, as a duration. Default `{DEFAULT_TIMEOUT}`. When it "
