@@ -11,6 +11,7 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import SIGNING_SECRET
+from tests.support.alertmanager import AlertmanagerProcess, alert, am_config, find_binary, webhook_config
 from tests.support.fleet import PASSWORD_ENV, REGIONS, blackhole, simulators, write_fleet_file
 from tests.support.node import InProcessNode
 
@@ -135,3 +136,34 @@ def test_an_unreachable_instance_does_not_delay_the_others(tmp_path, sims, make_
             assert len(healthy) == 3
         finally:
             node.stop()
+
+
+@pytest.mark.skipif(find_binary() is None, reason="prometheus-alertmanager is not installed (CI installs it)")
+def test_real_alertmanager_routes_by_the_vcf_instance_label(tmp_path, sims, make_settings, receiver):
+    path = write_fleet_file(tmp_path / "fleet.yaml", {name: sim.url for name, sim in sims.items()})
+    settings = make_settings(sddc_url="", sddc_managers_file=str(path), alertmanager_token="am-fleet-token-0123",
+                             alertmanager_cooldown="1h", alertmanager_callback_url=receiver.url("/am"))
+    node = InProcessNode(settings).start()
+    hook = webhook_config(node.url + "/hooks/alertmanager", token="am-fleet-token-0123")
+    am = AlertmanagerProcess(tmp_path / "am", am_config(hook, group_by=["alertname", "vcf_instance"],
+                                                        group_wait="1s", group_interval="2s",
+                                                        repeat_interval="1h")).start()
+    try:
+        am.post_alerts([alert("VcfHostDisconnected", labels={"vcf_instance": instance, "object": f"host-{i}"})
+                        for instance in ("eu-west", "us-east") for i in range(5)]
+                       + [alert("VcfNoInstanceLabel", labels={"object": "x"})])
+        callbacks = receiver.wait_for(2, timeout=30)
+        assert all(c.json()["status"] == "SUCCESSFUL" for c in callbacks)
+        assert started(sims) == {"eu-west": 1, "us-east": 1, "ap-south": 0}
+        found = node.store.list_triggers(source="alertmanager", state=None, since=None, limit=100)
+        assert sorted(t.instance for t in found if t.state.value == "DONE") == ["eu-west", "us-east"]
+        # The group without the label is refused, with the reason in the audit trail (not dropped).
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not any(t.state.value == "SKIPPED" for t in found):
+            time.sleep(0.2)
+            found = node.store.list_triggers(source="alertmanager", state=None, since=None, limit=100)
+        [refused] = [t for t in found if t.state.value == "SKIPPED"]
+        assert "vcf_instance" in (refused.note or "") and "Refused" in (refused.note or "")
+    finally:
+        am.stop()
+        node.stop()

@@ -24,6 +24,7 @@ class Intake:
     # A target the fleet does not know: "reject" answers 400 (a caller who can fix it), "skip" records
     # the trigger SKIPPED with the reason (a sender that would only retry, such as Alertmanager).
     unknown_target: str = "reject"
+    route_hint: str | None = None  # what the source read the target from, for the refusal's note
 
     @property
     def skipped(self) -> bool:

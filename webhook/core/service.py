@@ -89,8 +89,9 @@ class TriggerService:
             if intake.unknown_target != "skip":
                 raise
             log.warning("trigger refused", extra={"event": "trigger.unknown_target", "source": intake.trigger.source,
-                                                  "reason": exc.message})
-            intake.skip_reason, intake.skip_label = f"Refused: {exc.message}", "unknown_target"
+                                                  "reason": exc.message, "route": intake.route_hint})
+            hint = f" ({intake.route_hint})" if intake.route_hint else ""
+            intake.skip_reason, intake.skip_label = f"Refused{hint}: {exc.message}", "unknown_target"
             intake.trigger.target = intake.trigger.selector = None
         if intake.skip_reason is None:
             return self.accept(intake.trigger, intake.owed)

@@ -54,6 +54,8 @@ class AlertmanagerConfig:
     cooldown: float = 3600.0
     callback_url: str | None = None
     max_body_bytes: int = 4 * 1024 * 1024
+    instance_label: str = "vcf_instance"  # the common label that names the target instance
+    default_instance: str | None = None  # for a group without it (None: the service's default, if it has one)
 
 
 def configure(section: Mapping[str, Any], callbacks: CallbackPolicy) -> AlertmanagerConfig:
@@ -74,6 +76,8 @@ def configure(section: Mapping[str, Any], callbacks: CallbackPolicy) -> Alertman
         cooldown=section.get("cooldown", defaults.cooldown),
         callback_url=callback_url,
         max_body_bytes=section.get("max_body_bytes", defaults.max_body_bytes),
+        instance_label=section.get("instance_label") or defaults.instance_label,
+        default_instance=section.get("default_instance") or None,
     )
 
 
@@ -281,5 +285,24 @@ def decide(
                 f"cooldown: the same group with the same firing alerts already asked for a backup "
                 f"(trigger {earlier.id} at {earlier.received_at.isoformat()}); "
                 f"no new one before {until.isoformat()} unless the firing set changes")
-    return Intake.accept(trigger(spec, callback, correlation_key=correlation,
-                                 dedupe_key=dedupe_key(notification, matched, received_at, config.cooldown)))
+    accepted = Intake.accept(trigger(spec, callback, correlation_key=correlation,
+                                     dedupe_key=dedupe_key(notification, matched, received_at, config.cooldown)))
+    return routed(accepted, notification, matched, config)
+
+
+def routed(intake: Intake, notification: AmNotification, matched: list[AmAlert], config: AlertmanagerConfig) -> Intake:
+    """Name the target from the instance label (common to the group, or to every matched alert).
+
+    A group without the label goes to ``default_instance``, else to the service's default instance;
+    a name the fleet does not know, or no way to decide, is recorded SKIPPED with the reason
+    (Alertmanager would only retry a 4xx), never silently dropped.
+    """
+    label = config.instance_label
+    values = {a.labels.get(label) for a in matched}
+    named = notification.commonLabels.get(label) or (values.pop() if len(values) == 1 else None)
+    intake.trigger.target = named or config.default_instance
+    intake.unknown_target = "skip"
+    intake.route_hint = (f"the alert label {label} names {named!r}" if named else
+                         f"the group has no {label} label (VCFBACKUP_ALERTMANAGER_INSTANCE_LABEL) and "
+                         "VCFBACKUP_ALERTMANAGER_DEFAULT_INSTANCE is unset")
+    return intake
