@@ -28,6 +28,7 @@ from .settings import Settings
 from .sources import Source, registered, started_kinds
 from .web import backups as backups_web
 from .web import errors as web_errors
+from .web import instances as instances_web
 from .web import openapi, ops, request_ids
 from .web.context import EXTENSION, WebContext
 from .web.responses import AppResponse
@@ -163,7 +164,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     sources = registered()
-    modules = [ops, openapi, *(load(source.web) for source in sources), backups_web]
+    modules = [ops, openapi, *(load(source.web) for source in sources), backups_web, instances_web]
     app.extensions[EXTENSION] = WebContext(
         service=services.trigger_service(),
         api_tokens={name: token.get_secret_value() for name, token in settings.api_tokens.items()},

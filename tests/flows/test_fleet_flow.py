@@ -12,6 +12,7 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import SIGNING_SECRET
 from tests.support.alertmanager import AlertmanagerProcess, alert, am_config, find_binary, webhook_config
+from tests.flows.test_slack_flow import SLACK_SECRET, command
 from tests.support.fleet import PASSWORD_ENV, REGIONS, blackhole, simulators, write_fleet_file
 from tests.support.node import InProcessNode
 
@@ -167,3 +168,59 @@ def test_real_alertmanager_routes_by_the_vcf_instance_label(tmp_path, sims, make
     finally:
         am.stop()
         node.stop()
+
+
+@pytest.fixture
+def slack_fleet_node(tmp_path, sims, make_settings, receiver) -> Iterator[InProcessNode]:
+    path = write_fleet_file(tmp_path / "fleet.yaml", {name: sim.url for name, sim in sims.items()})
+    node = InProcessNode(make_settings(sddc_url="", sddc_managers_file=str(path), slack_signing_secret=SLACK_SECRET,
+                                       slack_response_hosts=[receiver.host], slack_admins=["UADMIN"])).start()
+    yield node
+    node.stop()
+
+
+def test_slack_names_an_instance_and_all_is_for_admins(slack_fleet_node, sims, receiver):
+    answer = command(slack_fleet_node, receiver, "us-east before the upgrade", response_path="/slack/one")
+    assert answer.status_code == 200 and "trg_" in answer.json()["text"]
+    refused = command(slack_fleet_node, receiver, "all everything please", user="U100")
+    assert "admins" in refused.json()["text"] and "eu-west" in refused.json()["text"]
+    everything = command(slack_fleet_node, receiver, "all quarterly", user="UADMIN", response_path="/slack/all")
+    assert "trg_" in everything.json()["text"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(r.path == "/slack/all" and "instances" in r.body.decode()
+                                                  for r in receiver.received):
+        time.sleep(0.1)
+    [summary] = [r for r in receiver.received if r.path == "/slack/all" and "instances" in r.body.decode()]
+    assert "Backup of 3 instances: success" in summary.json()["text"]
+    assert all(f"`{name}`" in summary.json()["blocks"][1]["text"]["text"] for name in REGIONS)
+    status = command(slack_fleet_node, receiver, "status")
+    text = status.json()["text"]
+    assert all(f"`{name}`" in text for name in REGIONS) and "SUCCESSFUL" in text
+    assert sims["us-east"].state.backups_started >= 1
+
+
+def test_instances_lists_each_instance_with_its_latest_backup(fleet_node, sims, receiver, auth):
+    post(fleet_node, auth, target="eu-west", callbackUrl=receiver.url())
+    receiver.wait_for(1)
+    deadline = time.monotonic() + 10
+    while True:
+        items = requests.get(fleet_node.url + "/v1/instances", headers=auth, timeout=10).json()["items"]
+        by_name = {item["name"]: item for item in items}
+        if by_name["eu-west"].get("lastSuccessful") or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert [item["name"] for item in items] == list(REGIONS)
+    assert by_name["eu-west"]["lastSuccessful"]["status"] == "SUCCESSFUL"
+    assert by_name["eu-west"]["labels"] == {"region": "eu-west", "env": "prod"}
+    assert "lastBackup" not in by_name["us-east"]
+    assert requests.get(fleet_node.url + "/v1/instances", timeout=10).status_code == 401
+
+
+def test_the_terraform_hook_takes_a_target(fleet_node, sims, receiver, auth):
+    response = requests.post(fleet_node.url + "/hooks/terraform", headers=auth, timeout=10,
+                             json={"target": "ap-south", "callbackUrl": receiver.url()})
+    assert response.status_code == 202, response.text
+    receiver.wait_for(1)
+    assert started(sims) == {"eu-west": 0, "us-east": 0, "ap-south": 1}
+    unknown = requests.post(fleet_node.url + "/hooks/terraform", headers=auth, timeout=10, json={"target": "x"})
+    assert unknown.status_code == 400 and "ap-south" in unknown.json()["message"]

@@ -18,6 +18,7 @@ from .callbacks import CallbackPolicy
 from .errors import NotFound, ServiceError, StoreUnavailable
 from .fanout import fanout_document
 from .fleet import Fleet, UnknownTarget
+from .instances import InstanceStatus, instance_statuses
 from .intake import Intake
 from .metrics import Metrics, NullMetrics
 from .models import BackupSpec, default_spec
@@ -197,6 +198,10 @@ class TriggerService:
     def latest_backup(self, spec: BackupSpec | None = None) -> Backup | None:
         """The latest SUCCESSFUL backup of ``spec`` (the default one unless told), whoever asked for it."""
         return self.store.latest_successful_backup((spec or default_spec()).key(), _EPOCH)
+
+    def instances(self) -> list[InstanceStatus]:
+        """Every instance of the fleet with its latest backup and latest SUCCESSFUL one (read-only)."""
+        return instance_statuses(self.fleet, self.store, self.clock.now())
 
     def readiness(self, stale_after: float) -> Readiness:
         """Ready when the store answers and accepts a write, and a worker loop has beaten within

@@ -12,7 +12,7 @@ unique per invocation, so a resent request maps onto the trigger already stored.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,6 +60,7 @@ class SlackConfig:
     allowed_channels: frozenset[str] = frozenset()
     allowed_users: frozenset[str] = frozenset()
     response_type: str = "ephemeral"
+    admins: frozenset[str] = frozenset()  # user ids allowed `all <reason>` (a backup of every instance)
 
 
 def configure(section: Mapping[str, Any], callbacks: CallbackPolicy) -> SlackConfig:
@@ -71,6 +72,7 @@ def configure(section: Mapping[str, Any], callbacks: CallbackPolicy) -> SlackCon
         allowed_channels=names(section, "allowed_channels"),
         allowed_users=names(section, "allowed_users"),
         response_type=section.get("response_type") or "ephemeral",
+        admins=names(section, "admins"),
     )
 
 
@@ -169,6 +171,26 @@ class Command:
     name: str
     argument: str | None = None
     unknown: str | None = None
+    target: str | None = None  # an instance of the fleet, or "all" (every instance)
+
+
+ALL = "all"
+
+
+def parse_fleet_command(text: str, instances: Collection[str]) -> Command:
+    """With a fleet: ``<instance> <reason>`` and ``all <reason>`` too; otherwise as ``parse_command``.
+
+    ``instances`` are the fleet's names; with one instance the text means what it always did.
+    """
+    stripped = " ".join(text.split())
+    first, _, rest = stripped.partition(" ")
+    if len(instances) > 1 and (first in instances or first.lower() == ALL):
+        return Command("backup", _reason(rest), target=ALL if first.lower() == ALL else first)
+    return parse_command(text)
+
+
+def is_admin(config: SlackConfig, command: SlashCommand) -> bool:
+    return command.user_id in config.admins
 
 
 def parse_command(text: str) -> Command:
@@ -204,9 +226,19 @@ def is_allowed(config: SlackConfig, command: SlashCommand) -> bool:
     return all(not allowed or value in allowed for allowed, value in checks)
 
 
-def intake(command: SlashCommand, reason: str | None, *, config: SlackConfig, received_at: datetime) -> Intake:
-    """A ``backup`` command as the service's intake (raises as ``to_trigger`` does, storing nothing)."""
-    return Intake.accept(to_trigger(command, reason, config=config, received_at=received_at))
+def intake(command: SlashCommand, reason: str | None, *, config: SlackConfig, received_at: datetime,
+           target: str | None = None) -> Intake:
+    """A ``backup`` command as the service's intake (raises as ``to_trigger`` does, storing nothing).
+
+    ``target``: an instance's name, or ``all`` (a fan-out over every instance; the web layer checks
+    the user is an admin first).
+    """
+    trigger = to_trigger(command, reason, config=config, received_at=received_at)
+    if target == ALL:
+        trigger.selector = {}
+    elif target:
+        trigger.target = target
+    return Intake.accept(trigger)
 
 
 def to_trigger(command: SlashCommand, reason: str | None, *, config: SlackConfig, received_at: datetime) -> Trigger:

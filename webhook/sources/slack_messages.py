@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..core.instances import InstanceStatus
 from ..core.times import parse_iso
 from ..core.views import TriggerView
 
@@ -115,6 +116,20 @@ def status(view: TriggerView, now: datetime) -> Message:
     return ephemeral(text, blocks)
 
 
+def fleet_status(instances: list[InstanceStatus]) -> Message:
+    """``status`` with a fleet: every instance's latest backup and how old its latest SUCCESSFUL one is."""
+    lines = []
+    for item in instances:
+        last = item.lastBackup
+        good = item.lastSuccessful
+        state = f"{last.status}" if last else "no backup yet"
+        fresh = (f"last SUCCESSFUL {duration(good.ageSeconds)} ago" if good and good.ageSeconds is not None
+                 else "no SUCCESSFUL backup")
+        lines.append(f"• `{escape(item.name)}`: {escape(state)}, {fresh}")
+    text = "Backups per instance:\n" + "\n".join(lines)
+    return ephemeral(_clip(text, _SECTION_LIMIT), [_section(_clip(text, _SECTION_LIMIT))])
+
+
 def _requester(caller: str, context: dict[str, Any]) -> str:
     asker = context.get("slack")
     user = asker.get("user_id") if isinstance(asker, dict) else None
@@ -155,7 +170,24 @@ def started(body: dict[str, Any], options: dict[str, Any]) -> Message:
     return {"text": text, "blocks": blocks}
 
 
+def fanout_ended(body: dict[str, Any], options: dict[str, Any]) -> Message:
+    """A fan-out's one message: the outcome, then a line per instance."""
+    outcome = str(body.get("outcome") or "failure")
+    icon = {"success": ":white_check_mark:", "partial": ":warning:"}.get(outcome, ":x:")
+    lines = [f"• `{escape(r.get('instance'))}`: {escape(r.get('status'))} (SDDC task `{escape(r.get('id') or '—')}`)"
+             for r in body.get("results") or []]
+    text = f"Backup of {len(lines)} instances: {outcome}\n" + "\n".join(lines)
+    blocks = [_header(f"{icon} Backup of {len(lines)} instances: {outcome}"), _section(_clip("\n".join(lines) or "—",
+                                                                                           _SECTION_LIMIT))]
+    footer = _asker(options).strip()
+    if footer:
+        blocks.append(_context(footer))
+    return {"text": _clip(escape(text), _SECTION_LIMIT), "blocks": blocks}
+
+
 def ended(body: dict[str, Any], options: dict[str, Any]) -> Message:
+    if "results" in body:
+        return fanout_ended(body, options)
     status_ = str(body.get("status") or "UNKNOWN")
     success = body.get("outcome") == "success"
     task = body.get("id") or "—"

@@ -42,12 +42,20 @@ def slash_command() -> ResponseReturnValue:
             "event": "slack.refused", "team_id": command.team_id, "channel_id": command.channel_id,
             "user_id": command.user_id, "user_name": command.user_name})
         return reply(messages.refused(command.user_id))
-    asked = slack.parse_command(command.text)
+    fleet = ctx.service.fleet
+    asked = slack.parse_fleet_command(command.text, fleet.names)
     if asked.name == "help":
         return reply(messages.help_text(command.command, asked.unknown))
     if asked.name == "status":
+        if asked.argument is None and len(fleet.names) > 1:
+            return reply(messages.fleet_status(ctx.service.instances()))
         return reply(_status(asked.argument))
-    return reply(_backup(command, asked.argument, config))
+    if asked.target == slack.ALL and not slack.is_admin(config, command):
+        log.warning("slack fan-out refused", extra={"event": "slack.refused_all", "team_id": command.team_id,
+                                                    "user_id": command.user_id})
+        return reply(messages.problem("Only the admins (VCFBACKUP_SLACK_ADMINS) may back up every instance "
+                                      f"at once; name one: {', '.join(fleet.names)}."))
+    return reply(_backup(command, asked.argument, config, asked.target))
 
 
 def _status(trigger_id: str | None) -> messages.Message:
@@ -64,15 +72,16 @@ def _status(trigger_id: str | None) -> messages.Message:
     return messages.status(view, service.clock.now())
 
 
-def _backup(command: slack.SlashCommand, reason: str | None, config: slack.SlackConfig) -> messages.Message:
+def _backup(command: slack.SlashCommand, reason: str | None, config: slack.SlackConfig,
+            target: str | None = None) -> messages.Message:
     service = web().service
     try:
-        intake = slack.intake(command, reason, config=config, received_at=service.clock.now())
+        intake = slack.intake(command, reason, config=config, received_at=service.clock.now(), target=target)
+        receipt = service.take(intake)
     except (CallbackRefused, InvalidRequest) as exc:
         log.warning("slack command not actionable", extra={
             "event": "slack.rejected", "team_id": command.team_id, "user_id": command.user_id, "error": exc.message})
         return messages.problem(exc.message)
-    receipt = service.take(intake)
     log.info("slack backup requested", extra={
         "event": "slack.requested", "trigger_id": receipt.trigger.id, "new_trigger": receipt.created,
         "team_id": command.team_id, "channel_id": command.channel_id, "user_id": command.user_id,
