@@ -11,8 +11,8 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import SIGNING_SECRET
-from tests.support.alertmanager import AlertmanagerProcess, alert, am_config, find_binary, webhook_config
 from tests.flows.test_slack_flow import SLACK_SECRET, command
+from tests.support.alertmanager import AlertmanagerProcess, alert, am_config, find_binary, webhook_config
 from tests.support.fleet import PASSWORD_ENV, REGIONS, blackhole, simulators, write_fleet_file
 from tests.support.node import InProcessNode
 
