@@ -16,9 +16,10 @@ from the store once the final status is out (``forget_after_final``).
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -93,6 +94,15 @@ class RunTaskRequest(BaseModel):
     task_result_callback_url: str | None = None
     task_result_enforcement_level: str | None = None
     vcs_commit_url: str | None = None
+    workspace_tags: list[Any] | None = None  # not in every payload version; used for tag:<tag> mappings
+
+    def tag_names(self) -> set[str]:
+        names = set()
+        for tag in self.workspace_tags or []:
+            name = tag.get("name") if isinstance(tag, dict) else tag
+            if isinstance(name, str):
+                names.add(name)
+        return names
 
     @property
     def is_verification(self) -> bool:
@@ -117,6 +127,18 @@ class RunTaskConfig:
     backup_stages: frozenset[str] = frozenset({"pre_apply"})
     hosts: tuple[str, ...] = ("app.terraform.io",)
     deadline: float = 540.0
+    # workspace → instance, first match wins: (glob of the workspace name, or "tag:<tag>", instance)
+    workspace_instances: tuple[tuple[str, str], ...] = ()
+
+    def instance_for(self, run: RunTaskRequest) -> str | None:
+        """The instance the run's workspace maps to (None: the service's default instance)."""
+        for pattern, instance in self.workspace_instances:
+            if pattern.startswith("tag:"):
+                if pattern[4:] in run.tag_names():
+                    return instance
+            elif run.workspace_name and fnmatch.fnmatchcase(run.workspace_name, pattern):
+                return instance
+        return None
 
     def check_callback_url(self, url: str) -> str:
         """The URL if the access token may be sent there, else ``CallbackRefused`` saying why.
@@ -136,7 +158,20 @@ def configure(section: Mapping[str, Any], callbacks: CallbackPolicy) -> RunTaskC
         backup_stages=frozenset(section.get("backup_stages", defaults.backup_stages)),
         hosts=tuple(section.get("hosts", defaults.hosts)),
         deadline=section.get("deadline", defaults.deadline),
+        workspace_instances=workspace_instances(section.get("workspace_instances") or ()),
     )
+
+
+def workspace_instances(entries: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """``pattern=instance`` entries (VCFBACKUP_TFC_WORKSPACE_INSTANCES) as pairs; ValueError names a bad one."""
+    pairs = []
+    for entry in entries:
+        pattern, sep, instance = entry.rpartition("=")
+        if not sep or not pattern.strip() or not instance.strip():
+            raise ValueError(f"VCFBACKUP_TFC_WORKSPACE_INSTANCES: {entry!r} is not pattern=instance "
+                             "(e.g. prod-eu-*=eu-west or tag:region-us=us-east)")
+        pairs.append((pattern.strip(), instance.strip()))
+    return tuple(pairs)
 
 
 def skip_reason(run: RunTaskRequest, config: RunTaskConfig) -> str | None:
@@ -164,7 +199,7 @@ def to_trigger(run: RunTaskRequest, config: RunTaskConfig, *, received_at: datet
     trigger = Trigger(
         source=SOURCE, caller=f"tfc:{run.organization_name}", spec=default_spec(), reason=reason,
         dedupe_key=run.task_result_id, context={k: v for k, v in context.items() if v is not None},
-        received_at=received_at,
+        received_at=received_at, target=config.instance_for(run),
     )
     trigger.callback = CallbackTarget(kind=KIND, url=run.task_result_callback_url or "", options={
         "access_token": run.access_token.get_secret_value(),
