@@ -37,3 +37,48 @@ def test_simulator_command_serves_the_sddc_manager_api():
         proc.terminate()
         output = proc.communicate(timeout=10)[0]
     assert "pw-123" not in output
+
+
+def test_simulator_instances_serves_independent_sddc_managers_on_consecutive_ports():
+    port = free_port()
+    while any(_taken(port + n) for n in range(3)):
+        port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "webhook", "simulator", "--port", str(port), "--instances", "3",
+                             "--backup-seconds", "30"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=dict(os.environ), text=True)
+    try:
+        tokens = []
+        for n in range(3):
+            base = f"http://127.0.0.1:{port + n}"
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    answer = requests.post(base + "/v1/tokens", json={"username": "admin@local",
+                                                                      "password": "VMware123!VMware123!"})
+                    break
+                except requests.ConnectionError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.1)
+            tokens.append({"Authorization": f"Bearer {answer.json()['accessToken']}"})
+        first = f"http://127.0.0.1:{port}"
+        assert requests.post(first + "/v1/backups/tasks", headers=tokens[0],
+                             json={"elements": [{"resourceType": "SDDC_MANAGER"}]}).status_code == 202
+        # The second instance has its own tasks: it runs nothing, and takes a backup of its own at once.
+        second = f"http://127.0.0.1:{port + 1}"
+        listed = requests.get(second + "/v1/tasks", headers=tokens[1], params={"type": "SDDCMANAGER_BACKUP"}).json()
+        assert listed.get("elements", []) == []
+        assert requests.post(second + "/v1/backups/tasks", headers=tokens[1],
+                             json={"elements": [{"resourceType": "SDDC_MANAGER"}]}).status_code == 202
+        assert requests.post(f"http://127.0.0.1:{port + 2}/v1/tokens", json={"username": "admin@local",
+                                                                             "password": "x"}).status_code >= 400
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=10)[0]
+    assert "name: sim-3" in output and f"127.0.0.1:{port + 2}" in output and "VMware123!" not in output
+
+
+def _taken(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+from .adapters.sddc_manager import SddcManagerClient
 from .app import build_sddc_client, build_store
 from .core.errors import ServiceError
+from .fleet_settings import InstanceSettings
 from .settings import SECRET_FIELDS, Settings
 
 
@@ -39,7 +42,9 @@ def run_check(settings: Settings, echo: Callable[[str], None]) -> int:
         echo("Store: reachable and writable")
     except ServiceError as exc:
         problems.append(f"Store: {exc.message} Check VCFBACKUP_DATABASE_URL.")
-    if not settings.sddc_url or not settings.sddc_username or not settings.sddc_password:
+    if settings.sddc_managers_file and not settings.sddc_url:
+        pass  # a fleet without the single-instance variables: its instances are checked below
+    elif not settings.sddc_url or not settings.sddc_username or not settings.sddc_password:
         problems.append("SDDC Manager: set VCFBACKUP_SDDC_URL, VCFBACKUP_SDDC_USERNAME and VCFBACKUP_SDDC_PASSWORD.")
     elif urlsplit(settings.sddc_url).scheme not in ("http", "https") or not urlsplit(settings.sddc_url).hostname:
         problems.append(f"SDDC Manager: VCFBACKUP_SDDC_URL={settings.sddc_url!r} is not a URL with a scheme; write "
@@ -59,7 +64,40 @@ def run_check(settings: Settings, echo: Callable[[str], None]) -> int:
                                 "backup location and passphrase in SDDC Manager (Administration > Backup).")
         except ServiceError as exc:
             problems.append(f"SDDC Manager: {exc.message} -- {exc.remediation}")
+    if settings.sddc_managers_file:
+        problems += check_fleet(settings, echo)
     for problem in problems:
         echo(f"PROBLEM: {problem}")
     echo("OK" if not problems else f"{len(problems)} problem(s) found")
     return 0 if not problems else 1
+
+
+def check_fleet(settings: Settings, echo: Callable[[str], None]) -> list[str]:
+    """Log in to every instance of the fleet file, at once (one slow instance does not hold the others up)."""
+    instances = [i for i in settings.fleet_instances() if i.name != "default" or not settings.sddc_url]
+    echo(f"Checking {len(instances)} instance(s) of {settings.sddc_managers_file} ...")
+
+    def one(instance: InstanceSettings) -> tuple[str, str | None]:
+        try:
+            client = SddcManagerClient(instance.url, instance.username, instance.password(),
+                                       verify=instance.tls_verify(), connect_timeout=settings.sddc_connect_timeout,
+                                       read_timeout=settings.sddc_read_timeout)
+            client.login()
+            configured = client.backup_configuration().get("isConfigured")
+        except ServiceError as exc:
+            return instance.name, f"{exc.message} -- {exc.remediation}"
+        except ValueError as exc:  # an unreadable password_file
+            return instance.name, str(exc)
+        if not configured:
+            return instance.name, "logged in, but backups are not configured (isConfigured=false)"
+        return instance.name, None
+
+    problems = []
+    with ThreadPoolExecutor(max(1, min(16, len(instances)))) as pool:
+        for (name, problem), instance in zip(pool.map(one, instances), instances, strict=True):
+            if problem is None:
+                echo(f"Instance {name}: logged in to {instance.url} as {instance.username}; backups are configured")
+            else:
+                echo(f"Instance {name}: PROBLEM")
+                problems.append(f"Instance {name} ({instance.url}): {problem}")
+    return problems

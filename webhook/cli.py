@@ -153,13 +153,19 @@ def demo(port: int, backup_seconds: float, no_auto: bool, once: bool) -> None:
 @click.option("--password", default="VMware123!VMware123!", show_default=False, help="Password to accept.")
 @click.option("--backup-seconds", type=float, default=5.0, show_default=True)
 @click.option("--outcome", type=click.Choice(["SUCCESSFUL", "FAILED"]), default="SUCCESSFUL", show_default=True)
-def simulator(host: str, port: int, username: str, password: str, backup_seconds: float, outcome: str) -> None:
+@click.option("--instances", type=click.IntRange(1, 500), default=1, show_default=True,
+              help="Serve this many independent SDDC Managers on consecutive ports (prints their fleet file).")
+def simulator(host: str, port: int, username: str, password: str, backup_seconds: float, outcome: str,
+              instances: int = 1) -> None:
     """Run the embedded SDDC Manager simulator (same paths and JSON as SDDC Manager)."""
     from .simulator import SimulatorConfig
-    from .simulator.server import serve_forever
+    from .simulator.server import serve_forever, serve_many
 
-    serve_forever(SimulatorConfig(username=username, password=password, backup_seconds=backup_seconds,
-                                  outcome=outcome), host, port)
+    config = SimulatorConfig(username=username, password=password, backup_seconds=backup_seconds, outcome=outcome)
+    if instances > 1:
+        serve_many(config, host, port, instances)
+        return
+    serve_forever(config, host, port)
 
 
 @main.command()

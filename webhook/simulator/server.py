@@ -7,6 +7,7 @@ through real sockets; `serve_forever` backs the `simulator` CLI command.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -108,3 +109,27 @@ def serve_forever(config: SimulatorConfig | None, host: str, port: int) -> None:
         pass
     finally:
         server.server_close()
+
+
+def serve_many(config: SimulatorConfig | None, host: str, port: int, instances: int) -> None:
+    """N independent simulators on consecutive ports (each its own tasks, tokens and faults), until interrupted.
+
+    Prints a fleet file for ``VCFBACKUP_SDDC_MANAGERS_FILE`` naming them ``sim-1`` ... ``sim-N`` (the
+    password stays out of it: ``password_env`` names the variable to set).
+    """
+    config = config or SimulatorConfig()
+    servers = [SimulatorServer(replace(config), host, port + n if port else 0) for n in range(instances)]
+    try:
+        for server in servers:
+            server.start()
+        print(f"{instances} SDDC Manager simulators listening (user {config.username}); fleet file:", flush=True)
+        print("instances:", flush=True)
+        for n, server in enumerate(servers, 1):
+            print(f"  - {{name: sim-{n}, url: '{server.url}', username: '{config.username}', "
+                  f"password_env: SDDC_SIM_PASSWORD, labels: {{site: site-{n}}}}}", flush=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for server in servers:
+            server.stop()
