@@ -13,6 +13,7 @@ from flask import Flask
 from .adapters.doorbell import Doorbell, doorbell_dir
 from .adapters.metrics import HeartbeatCollector, PrometheusMetrics, exposition
 from .adapters.notifiers import NotifierRouter, WebhookNotifier
+from .adapters.reachability import ReachabilityProbe
 from .adapters.sddc_manager import SddcManagerClient
 from .adapters.store import SqlStore
 from .core.callbacks import CallbackPolicy, HostAllowlist
@@ -48,7 +49,11 @@ class Services:
         return TriggerService(self.store, self.clock, callback_policy(self.settings), wake=self.wake,
                               metrics=self.metrics,
                               max_waiters=self.settings.max_waiters or max(1, self.settings.web_threads // 2),
-                              fleet=self.settings.fleet())
+                              fleet=self.settings.fleet(), reachability=self.reachability())
+
+    def reachability(self) -> ReachabilityProbe:
+        return ReachabilityProbe({i.name: i.url for i in self.settings.fleet_instances()},
+                                 timeout=min(2.0, self.settings.sddc_connect_timeout))
 
 
 def callback_policy(settings: Settings) -> CallbackPolicy:

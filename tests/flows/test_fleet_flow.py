@@ -14,7 +14,7 @@ from tests.conftest import SIGNING_SECRET
 from tests.flows.test_slack_flow import SLACK_SECRET, command
 from tests.support.alertmanager import AlertmanagerProcess, alert, am_config, find_binary, webhook_config
 from tests.support.fleet import PASSWORD_ENV, REGIONS, blackhole, simulators, write_fleet_file
-from tests.support.node import InProcessNode
+from tests.support.node import InProcessNode, free_port
 
 
 @pytest.fixture
@@ -224,3 +224,38 @@ def test_the_terraform_hook_takes_a_target(fleet_node, sims, receiver, auth):
     assert started(sims) == {"eu-west": 0, "us-east": 0, "ap-south": 1}
     unknown = requests.post(fleet_node.url + "/hooks/terraform", headers=auth, timeout=10, json={"target": "x"})
     assert unknown.status_code == 400 and "ap-south" in unknown.json()["message"]
+
+
+def test_readyz_reports_each_instance_and_stays_ready_with_one_unreachable(tmp_path, sims, make_settings):
+    with blackhole() as dead_url:
+        closed = f"http://127.0.0.1:{free_port()}"
+        urls = {**{name: sim.url for name, sim in sims.items()}, "closed": closed}
+        path = write_fleet_file(tmp_path / "fleet.yaml", urls)
+        node = InProcessNode(make_settings(sddc_url="", sddc_managers_file=str(path))).start()
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                answer = requests.get(node.url + "/readyz", timeout=10)
+                instances = answer.json().get("instances", {})
+                if (answer.status_code == 200 and "not checked" not in "".join(instances.values())) or (
+                        time.monotonic() > deadline):
+                    break
+                time.sleep(0.1)
+            assert answer.status_code == 200, answer.json()
+            assert all(instances[name].startswith("reachable") for name in REGIONS)
+            assert instances["closed"].startswith("unreachable")
+            assert dead_url  # the blackhole accepts connections: only a closed port is unreachable here
+        finally:
+            node.stop()
+
+
+def test_metrics_carry_the_instance(fleet_node, sims, receiver, auth):
+    post(fleet_node, auth, target="ap-south", callbackUrl=receiver.url())
+    receiver.wait_for(1)
+    deadline = time.monotonic() + 10
+    while True:
+        text = requests.get(fleet_node.url + "/metrics", timeout=10).text
+        if 'instance="ap-south"' in text or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert 'vcfbackup_backups_total{instance="ap-south",result="SUCCESSFUL"}' in text

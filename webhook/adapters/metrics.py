@@ -19,10 +19,10 @@ TRIGGERS = Counter("vcfbackup_triggers_total", "Triggers received, by source and
                    ["source", "outcome", "reason"])
 SUBMIT_DELAY = Histogram("vcfbackup_trigger_to_submit_seconds",
                          "Time from an accepted trigger to the POST /v1/backups/tasks serving it",
-                         buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-BACKUPS = Counter("vcfbackup_backups_total", "Backups that ended, by result", ["result"])
+                         ["instance"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+BACKUPS = Counter("vcfbackup_backups_total", "Backups that ended, by result", ["result", "instance"])
 BACKUP_DURATION = Histogram("vcfbackup_backup_duration_seconds", "Duration of backups that ended",
-                            buckets=(10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400))
+                            ["instance"], buckets=(10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400))
 DELIVERIES = Counter("vcfbackup_delivery_attempts_total", "Callback delivery attempts, by kind and outcome",
                      ["kind", "outcome"])
 DELIVERY_ATTEMPTS = Histogram("vcfbackup_delivery_attempts_per_callback",
@@ -35,13 +35,13 @@ class PrometheusMetrics:
     def trigger(self, source: str, outcome: str, reason: str = "") -> None:
         TRIGGERS.labels(source, outcome, reason).inc()
 
-    def submit_delay(self, seconds: float) -> None:
-        SUBMIT_DELAY.observe(max(0.0, seconds))
+    def submit_delay(self, seconds: float, instance: str = "default") -> None:
+        SUBMIT_DELAY.labels(instance).observe(max(0.0, seconds))
 
-    def backup_ended(self, state: str, duration_seconds: float | None) -> None:
-        BACKUPS.labels(state).inc()
+    def backup_ended(self, state: str, duration_seconds: float | None, instance: str = "default") -> None:
+        BACKUPS.labels(state, instance).inc()
         if duration_seconds is not None:
-            BACKUP_DURATION.observe(max(0.0, duration_seconds))
+            BACKUP_DURATION.labels(instance).observe(max(0.0, duration_seconds))
 
     def delivery(self, kind: str, outcome: str, attempts: int) -> None:
         DELIVERIES.labels(kind, outcome).inc()

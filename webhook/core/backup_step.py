@@ -194,7 +194,7 @@ class BackupStep:
         if not self.store.save_backup(backup, self.owner):
             return
         for rider in self.store.triggers_of_backup(backup.id, TriggerState.ATTACHED):
-            self.metrics.submit_delay((self.clock.now() - rider.received_at).total_seconds())
+            self.metrics.submit_delay((self.clock.now() - rider.received_at).total_seconds(), backup.instance)
         try:
             started = self._sddc(backup).start_backup(backup.spec)
         except SddcManagerError as exc:
@@ -364,7 +364,8 @@ class BackupStep:
                                         "sddc_task_id": backup.sddc_task_id, "state": backup.state.value})
         started = backup.submitted_at
         self.metrics.backup_ended(backup.state.value,
-                                  (backup.completed_at - started).total_seconds() if started else None)
+                                  (backup.completed_at - started).total_seconds() if started else None,
+                                  backup.instance)
         self.completer.complete(self.store.triggers_of_backup(backup.id, TriggerState.ATTACHED), backup, None)
 
 

@@ -9,10 +9,10 @@ class Metrics(Protocol):
     def trigger(self, source: str, outcome: str, reason: str = "") -> None:
         """outcome: accepted, duplicate, skipped, rejected (reason: an errorCode or skip reason)."""
 
-    def submit_delay(self, seconds: float) -> None:
-        """Time from an accepted trigger to the POST /v1/backups/tasks that serves it."""
+    def submit_delay(self, seconds: float, instance: str = "default") -> None:
+        """Time from an accepted trigger to the POST /v1/backups/tasks that serves it (on ``instance``)."""
 
-    def backup_ended(self, state: str, duration_seconds: float | None) -> None: ...
+    def backup_ended(self, state: str, duration_seconds: float | None, instance: str = "default") -> None: ...
 
     def delivery(self, kind: str, outcome: str, attempts: int) -> None:
         """outcome: delivered, retry, gave_up."""
@@ -24,10 +24,10 @@ class NullMetrics:
     def trigger(self, source: str, outcome: str, reason: str = "") -> None:
         pass
 
-    def submit_delay(self, seconds: float) -> None:
+    def submit_delay(self, seconds: float, instance: str = "default") -> None:
         pass
 
-    def backup_ended(self, state: str, duration_seconds: float | None) -> None:
+    def backup_ended(self, state: str, duration_seconds: float | None, instance: str = "default") -> None:
         pass
 
     def delivery(self, kind: str, outcome: str, attempts: int) -> None:

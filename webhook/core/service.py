@@ -37,6 +37,7 @@ _EPOCH = datetime.fromtimestamp(0, UTC)
 class Readiness:
     ready: bool
     checks: dict[str, str]
+    instances: dict[str, str] | None = None  # each SDDC Manager's reachability (reported, never "not ready")
 
 
 class TriggerService:
@@ -50,9 +51,11 @@ class TriggerService:
         metrics: Metrics | None = None,
         max_waiters: int = 8,
         fleet: Fleet | None = None,
+        reachability: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self.metrics: Metrics = metrics or NullMetrics()
         self.fleet = fleet or Fleet.single()
+        self.reachability = reachability
         self.store = store
         self.clock = clock
         self.callback_policy = callback_policy
@@ -239,7 +242,7 @@ class TriggerService:
         if faults:  # beating, but its cycles keep failing: nothing advances
             checks["worker"] = "; ".join(faults[:3])
             ready = False
-        return Readiness(ready, checks)
+        return Readiness(ready, checks, self.reachability() if self.reachability else None)
 
     def last_heartbeat(self) -> datetime | None:
         return self.store.last_heartbeat()

@@ -22,8 +22,10 @@ def readyz() -> ResponseReturnValue:
     """Ready when the store answers and a worker loop has beaten recently."""
     ctx = web()
     found = ctx.service.readiness(ctx.worker_stale_after)
-    return jsonify({"status": "ready" if found.ready else "not ready", "checks": found.checks}), (
-        200 if found.ready else 503)
+    body: dict[str, object] = {"status": "ready" if found.ready else "not ready", "checks": found.checks}
+    if found.instances is not None:  # reported only: an unreachable instance does not make the node unready
+        body["instances"] = found.instances
+    return jsonify(body), 200 if found.ready else 503
 
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
