@@ -259,3 +259,12 @@ def test_metrics_carry_the_instance(fleet_node, sims, receiver, auth):
             break
         time.sleep(0.1)
     assert 'vcfbackup_backups_total{instance="ap-south",result="SUCCESSFUL"}' in text
+
+
+def test_the_audit_trail_filters_by_instance(fleet_node, sims, receiver, auth):
+    mine = post(fleet_node, auth, target="eu-west").json()["id"]
+    post(fleet_node, auth, target="us-east")
+    page = requests.get(fleet_node.url + "/v1/triggers", headers=auth, params={"instance": "eu-west"},
+                        timeout=10).json()
+    assert [item["id"] for item in page["items"]] == [mine]
+    assert page["items"][0]["trigger"]["instance"] == "eu-west"
