@@ -99,3 +99,12 @@ def test_demo_shows_a_backup_from_trigger_to_verified_callback():
 
 def test_version():
     assert run("--version").stdout.startswith("vcf-backup-webhook, version")
+
+
+def test_demo_with_three_instances_shows_a_fan_out():
+    result = run("demo", "--once", "--port", "0", "--backup-seconds", "1", "--instances", "3", timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "fleet file:" in result.stdout and "signature=verified" in result.stdout
+    for site in ("site-1", "site-2", "site-3"):
+        assert f"[callback]   {site}: SUCCESSFUL" in result.stdout
+    assert "fan-out success" in result.stdout

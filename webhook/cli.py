@@ -138,12 +138,14 @@ def worker() -> None:
 @click.option("--backup-seconds", type=float, default=8.0, show_default=True, help="How long simulated backups take.")
 @click.option("--no-auto", is_flag=True, help="Do not fire a first trigger automatically.")
 @click.option("--once", is_flag=True, hidden=True, help="Exit after the first callback (used by the tests).")
-def demo(port: int, backup_seconds: float, no_auto: bool, once: bool) -> None:
+@click.option("--instances", type=click.IntRange(1, 50), default=1, show_default=True,
+              help="Simulate a fleet of this many SDDC Managers; the first trigger fans out to all of them.")
+def demo(port: int, backup_seconds: float, no_auto: bool, once: bool, instances: int = 1) -> None:
     """Simulator + service + callback receiver on loopback; prints curl commands."""
     from .demo import run_demo
 
     sys.exit(run_demo(port=port, backup_seconds=backup_seconds, auto=not no_auto, once=once,
-                      echo=lambda line: click.echo(line)))
+                      echo=lambda line: click.echo(line), instances=instances))
 
 
 @main.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import secrets
 import shlex
 import shutil
@@ -57,10 +58,27 @@ def _serve(app: Any, port: int) -> BaseWSGIServer:
         return make_server("127.0.0.1", 0, app, threaded=True)  # the preferred port is taken
 
 
-def run_demo(*, port: int, backup_seconds: float, auto: bool, once: bool, echo: Callable[[str], None]) -> int:
+FLEET_PASSWORD_ENV = "VCFBACKUP_DEMO_SDDC_PASSWORD"
+
+
+def write_fleet(workdir: Path, sims: list[SimulatorServer]) -> Path:
+    """The demo's fleet file: ``site-1`` ... ``site-N``; the password stays in the environment."""
+    lines = ["instances:"]
+    for n, sim in enumerate(sims, 1):
+        lines.append(f"  - {{name: site-{n}, url: '{sim.url}', username: admin@local, "
+                     f"password_env: {FLEET_PASSWORD_ENV}, labels: {{site: site-{n}, env: demo}}}}")
+    path = workdir / "fleet.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_demo(*, port: int, backup_seconds: float, auto: bool, once: bool, echo: Callable[[str], None],
+             instances: int = 1) -> int:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     sim_config = SimulatorConfig(backup_seconds=backup_seconds)
     sim = SimulatorServer(sim_config).start()
+    fleet_sims = [sim] + [SimulatorServer(SimulatorConfig(backup_seconds=backup_seconds)).start()
+                          for _ in range(instances - 1)]
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     token = secrets.token_urlsafe(18)
     first_callback = threading.Event()
@@ -68,12 +86,18 @@ def run_demo(*, port: int, backup_seconds: float, auto: bool, once: bool, echo: 
     def on_callback(body: dict[str, Any], verified: bool) -> None:
         echo(f"[callback] {body.get('type')} status={body.get('status')} trigger={body.get('trigger', {}).get('id')} "
              f"signature={'verified' if verified else 'INVALID'}")
+        for result in body.get("results") or []:  # a fan-out: one result per instance
+            echo(f"[callback]   {result.get('instance')}: {result.get('status')} (SDDC task {result.get('id')})")
         first_callback.set()
 
     receiver = CallbackReceiver(secret, on_callback).start()
     workdir = Path(tempfile.mkdtemp(prefix="vcf-backup-demo-"))
+    fleet: dict[str, Any] = {"sddc_url": sim.url}
+    if instances > 1:
+        os.environ[FLEET_PASSWORD_ENV] = sim_config.password  # this process only: never in the file
+        fleet = {"sddc_url": "", "sddc_managers_file": str(write_fleet(workdir, fleet_sims))}
     settings = Settings(
-        sddc_url=sim.url, sddc_username=sim_config.username, sddc_password=sim_config.password,
+        sddc_username=sim_config.username, sddc_password=sim_config.password, **fleet,
         database_url=f"sqlite:///{workdir / 'demo.db'}", api_tokens={"demo": token},
         callback_allowed_hosts=[f"127.0.0.1:{receiver.port}"], callback_allow_http=True,
         callback_signing_secret=secret, poll_interval=1.0, poll_max_interval=2.0, log_level="WARNING",
@@ -87,8 +111,15 @@ def run_demo(*, port: int, backup_seconds: float, auto: bool, once: bool, echo: 
     threading.Thread(target=server.serve_forever, daemon=True).start()
     worker_thread = threading.Thread(target=worker.run_forever, args=(stop, wake), daemon=True)
     worker_thread.start()
-    body = json.dumps({"reason": "demo", "callbackUrl": receiver.url})
+    ask: dict[str, Any] = {"reason": "demo", "callbackUrl": receiver.url}
+    if instances > 1:
+        ask["selector"] = {}  # every instance: one backup each, one callback with every result
+    body = json.dumps(ask)
     echo(f"SDDC Manager simulator: {sim.url}  (backups take {backup_seconds:g} s)")
+    for n, other in enumerate(fleet_sims[1:], 2):
+        echo(f"SDDC Manager simulator: {other.url}  (site-{n})")
+    if instances > 1:
+        echo(f"fleet file:             {settings.sddc_managers_file}  (site-1 is {sim.url})")
     echo(f"vcf-backup-webhook:     {url}   store: {workdir / 'demo.db'}")
     echo(f"callback receiver:      {receiver.url}  (verifies the webhook-signature)\n")
     echo("Trigger a backup:")
@@ -124,7 +155,8 @@ def run_demo(*, port: int, backup_seconds: float, auto: bool, once: bool, echo: 
         worker_thread.join(5)
         server.shutdown()
         receiver.server.shutdown()
-        sim.stop()
+        for each in fleet_sims:
+            each.stop()
         store.engine.dispose()
         shutil.rmtree(workdir, ignore_errors=True)  # the demo's store: nothing is left behind
     return 0 if first_callback.is_set() or not once else 1
