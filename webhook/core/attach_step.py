@@ -44,10 +44,13 @@ class AttachStep:
         for trigger in pending:
             try:
                 if trigger.is_fanout:
-                    if self.store.fan_out(trigger.id, children(trigger)):
+                    fresh = self.store.fan_out(trigger.id, children(trigger))
+                    if fresh is not None:
                         log.info("trigger fanned out", extra={"event": "trigger.fanned_out", "trigger_id": trigger.id,
                                                               "instances": trigger.targets})
-                        full = True  # its children wait now: attach them on the next pass
+                        for child in fresh:  # attach them in this pass (older ones come with the next)
+                            waiting.setdefault(child.instance, []).append(child)
+                        full = full or len(fresh) < len(trigger.targets or [])
                     continue
                 if trigger.reuse_if_newer_than is not None and self._reuse_recent(trigger, now):
                     continue
@@ -58,9 +61,37 @@ class AttachStep:
                 continue
             waiting.setdefault(trigger.instance, []).append(trigger)
         self.riding = False
+        if len(waiting) > 1:
+            self._attach_fleet(waiting, now)
+            return full
         for instance, triggers in waiting.items():
             self._attach_on(instance, triggers, now)
         return full
+
+    def _attach_fleet(self, waiting: dict[str, list[Trigger]], now: datetime) -> None:
+        """Triggers for several instances (a fan-out's children): one read and two commits for all of them."""
+        actives = self.store.active_backups(list(waiting))
+        opening = [Backup(spec=triggers[0].spec, created_at=now, instance=instance)
+                   for instance, triggers in waiting.items() if instance not in actives]
+        opened = [backup for backup, created in self.store.open_backups(opening) if created] if opening else []
+        if opened:
+            log.info("backups opened", extra={"event": "backup.opened", "count": len(opened),
+                                              "backup_ids": [b.id for b in opened[:20]]})
+        actives = self.store.active_backups(list(waiting)) if opening else actives
+        plan: list[tuple[list[str], str, list[Delivery]]] = []
+        for instance, triggers in waiting.items():
+            active = actives.get(instance)
+            if active is None:  # ended between the two reads: the next pass opens a new one
+                continue
+            riders = [t for t in triggers if t.spec.key() == active.spec_key]
+            if not riders:
+                continue
+            running = active.state is BackupState.IN_PROGRESS
+            self.riding = self.riding or running
+            started = owed_deliveries(riders, active, DeliveryEvent.STARTED, self.policy, now) if running else []
+            plan.append(([t.id for t in riders], active.id, started))
+        attached = self.store.attach_many(plan)
+        log_batch("triggers attached", "trigger.attached", attached, instances=len(plan))
 
     def _attach_on(self, instance: str, waiting: list[Trigger], now: datetime) -> None:
         active = self.store.active_backup(instance)

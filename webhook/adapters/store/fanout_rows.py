@@ -10,28 +10,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
-from ...core.triggers import FANOUT, Trigger, TriggerState
+from ...core.triggers import FANOUT, Backup, Delivery, Trigger, TriggerState
 from . import rows
 from .base import StoreBase
-from .schema import triggers
+from .delivery_rows import insert_deliveries
+from .schema import backups, triggers
 
 
 class FanoutRows(StoreBase):
-    def fan_out(self, parent_id: str, children: Sequence[Trigger]) -> bool:
-        """Store the children not stored yet and mark the parent ATTACHED; False if it was no longer waiting."""
+    def fan_out(self, parent_id: str, children: Sequence[Trigger]) -> list[Trigger] | None:
+        """Store the children not stored yet and mark the parent ATTACHED: the children stored now (an
+        earlier, interrupted pass may have stored the others), or None if the parent was no longer waiting."""
         with self._tx(write=True) as conn:
             moved = conn.execute(triggers.update().where(
                 triggers.c.id == parent_id, triggers.c.state == TriggerState.ACCEPTED.value).values(
                 state=TriggerState.ATTACHED.value))
             if moved.rowcount != 1:
-                return False
+                return None
             callers = {child.caller for child in children}
             taken = set(conn.execute(sa.select(triggers.c.dedupe_key).where(triggers.c.caller.in_(callers))).scalars())
-            fresh = [rows.trigger_row(child) for child in children if child.dedupe_key not in taken]
+            fresh = [child for child in children if child.dedupe_key not in taken]
             if fresh:
-                conn.execute(triggers.insert(), fresh)
-            return True
+                conn.execute(triggers.insert(), [rows.trigger_row(child) for child in fresh])
+            return fresh
 
     def fanouts_waiting(self, limit: int) -> list[Trigger]:
         """Fan-out triggers whose children are out: the worker finishes each once all its children did."""
@@ -45,3 +48,46 @@ class FanoutRows(StoreBase):
         query = sa.select(triggers).where(triggers.c.parent_id == parent_id).order_by(triggers.c.instance)
         with self._tx() as conn:
             return [rows.trigger_of(r) for r in conn.execute(query).mappings()]
+
+
+class FleetAttachRows(StoreBase):
+    """The attach step for many instances at once: one read and two commits, whatever the fleet's size."""
+
+    def active_backups(self, instances: Sequence[str]) -> dict[str, Backup]:
+        with self._tx() as conn:
+            found = conn.execute(sa.select(backups).where(backups.c.active_slot.in_(list(instances)))).mappings()
+            return {row["active_slot"]: rows.backup_of(row) for row in found}
+
+    def open_backups(self, opening: Sequence[Backup]) -> list[tuple[Backup, bool]]:
+        """Open each backup in its instance's slot, or find the one already there (one commit for all)."""
+        opened: list[tuple[Backup, bool]] = []
+        with self._tx(write=True) as conn:
+            for backup in opening:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(backups.insert().values(**rows.backup_row(backup), active_slot=backup.instance))
+                    opened.append((backup, True))
+                except IntegrityError:
+                    row = conn.execute(sa.select(backups).where(
+                        backups.c.active_slot == backup.instance)).mappings().first()
+                    if row is not None:
+                        opened.append((rows.backup_of(row), False))
+        return opened
+
+    def attach_many(self, plan: Sequence[tuple[Sequence[str], str, Sequence[Delivery]]]) -> list[str]:
+        """``attach_triggers`` for several backups in one commit: (trigger ids, backup id, started deliveries)."""
+        attached: list[str] = []
+        with self._tx(write=True) as conn:
+            for trigger_ids, backup_id, started in plan:
+                active = conn.execute(sa.select(backups.c.id).where(
+                    backups.c.id == backup_id, backups.c.active_slot.is_not(None))).first()
+                if active is None:
+                    continue
+                ids = list(conn.execute(self._lock(sa.select(triggers.c.id).where(
+                    triggers.c.id.in_(list(trigger_ids)), triggers.c.state == TriggerState.ACCEPTED.value))).scalars())
+                if ids:
+                    conn.execute(triggers.update().where(triggers.c.id.in_(ids)).values(
+                        state=TriggerState.ATTACHED.value, backup_id=backup_id))
+                    insert_deliveries(conn, [d for d in started if d.trigger_id in ids])
+                    attached += ids
+        return attached
