@@ -15,7 +15,7 @@ from tests.adapters.test_store_contract import postgres_url, store  # noqa: F401
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
 
-def test_each_instance_has_its_own_active_slot(store: Store):
+def test_each_instance_has_its_own_active_slot(store: Store):  # noqa: F811 - the contract fixture
     east, created = store.open_backup(Backup(spec=default_spec(), created_at=NOW, instance="us-east"))
     west, created_too = store.open_backup(Backup(spec=default_spec(), created_at=NOW, instance="eu-west"))
     again, opened_again = store.open_backup(Backup(spec=default_spec(), created_at=NOW, instance="us-east"))
@@ -29,7 +29,7 @@ def test_each_instance_has_its_own_active_slot(store: Store):
     assert opened[0][0].id == east.id
 
 
-def test_a_fan_out_makes_its_children_once_and_attaches_them_in_one_commit(store: Store):
+def test_a_fan_out_makes_its_children_once_and_attaches_them_in_one_commit(store: Store):  # noqa: F811
     parent = Trigger(source="generic", caller="ci", spec=default_spec(), received_at=NOW, instance=FANOUT,
                      targets=["eu-west", "us-east"])
     store.add_trigger(parent)
