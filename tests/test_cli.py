@@ -108,3 +108,9 @@ def test_demo_with_three_instances_shows_a_fan_out():
     for site in ("site-1", "site-2", "site-3"):
         assert f"[callback]   {site}: SUCCESSFUL" in result.stdout
     assert "fan-out success" in result.stdout
+
+
+def test_db_upgrade_brings_the_store_to_the_newest_revision(tmp_path):
+    result = run("db", "upgrade", env={"VCFBACKUP_DATABASE_URL": f"sqlite:///{tmp_path / 'u.db'}"})
+    assert result.returncode == 0, result.stderr
+    assert "store schema at revision 0002" in result.stdout

@@ -260,5 +260,22 @@ def terraform_provider_install(directory: str | None) -> None:
         click.echo(f"  then: terraform init -plugin-dir {done.directory}")
 
 
+@main.group("db")
+def db() -> None:
+    """The store's schema (serve, worker and demo upgrade it at start by themselves)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Upgrade the store's schema to this release now (e.g. before a rolling deploy), then say its revision."""
+    from .adapters.store.migrations.migrate import current_revision
+    from .app import build_store
+
+    store = build_store(load_settings())  # creating the store runs the migrations, under the schema lock
+    with store.engine.connect() as conn:
+        click.echo(f"store schema at revision {current_revision(conn)}")
+    store.engine.dispose()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))
