@@ -56,6 +56,11 @@ class BackupStep:
         self._lock = threading.Lock()
 
     @property
+    def in_flight(self) -> bool:
+        """Some instance's job is still out (parallel mode only)."""
+        return bool(self._busy)
+
+    @property
     def parallel(self) -> bool:
         return len(self.sddcs) > 1
 
