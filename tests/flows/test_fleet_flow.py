@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import time
 from collections.abc import Iterator
 
@@ -10,11 +11,12 @@ import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import SIGNING_SECRET
+from tests.conftest import API_TOKEN, SIGNING_SECRET
 from tests.flows.test_slack_flow import SLACK_SECRET, command
 from tests.support.alertmanager import AlertmanagerProcess, alert, am_config, find_binary, webhook_config
 from tests.support.fleet import PASSWORD_ENV, REGIONS, blackhole, simulators, write_fleet_file
 from tests.support.node import InProcessNode, free_port
+from tests.test_cli import run
 
 
 @pytest.fixture
@@ -268,3 +270,28 @@ def test_the_audit_trail_filters_by_instance(fleet_node, sims, receiver, auth):
                         timeout=10).json()
     assert [item["id"] for item in page["items"]] == [mine]
     assert page["items"][0]["trigger"]["instance"] == "eu-west"
+
+
+def test_the_trigger_command_takes_a_target_and_a_selector(fleet_node, sims):
+    env = {"VCFBACKUP_TRIGGER_URL": fleet_node.url, "VCFBACKUP_TRIGGER_TOKEN": API_TOKEN}
+    one = run("trigger", "--wait", "--target", "ap-south", "--reason", "cli", env=env)
+    assert one.returncode == 0, one.stderr
+    assert json.loads(one.stdout)["status"] == "SUCCESSFUL"
+    assert started(sims) == {"eu-west": 0, "us-east": 0, "ap-south": 1}
+    sims["us-east"].state.update_config(outcome="FAILED")
+    fan = run("trigger", "--wait", "--selector", "env=prod", env=env)
+    assert fan.returncode == 1 and "fan-out partial" in fan.stderr
+    assert sorted(r["instance"] for r in json.loads(fan.stdout)["results"]) == sorted(REGIONS)
+    unknown = run("trigger", "--target", "mars", env=env)
+    assert unknown.returncode == 3 and "eu-west" in unknown.stderr
+
+
+def test_check_logs_in_to_every_instance_and_reports_each(tmp_path, sims, fleet_env):
+    path = write_fleet_file(tmp_path / "fleet.yaml", {name: sim.url for name, sim in sims.items()})
+    sims["us-east"].state.update_config(configured=False)
+    result = run("check", env={"VCFBACKUP_SDDC_MANAGERS_FILE": str(path), PASSWORD_ENV: "VMware123!VMware123!",
+                               "VCFBACKUP_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"})
+    assert result.returncode == 1
+    assert "Instance eu-west: logged in" in result.stdout and "Instance ap-south: logged in" in result.stdout
+    assert "PROBLEM: Instance us-east" in result.stdout and "isConfigured=false" in result.stdout
+    assert "VMware123!" not in result.stdout
