@@ -245,11 +245,37 @@ def test_heartbeats_leases_and_wake_up_times(store: Store):
     assert store.next_due() is not None and store.next_due() <= NOW  # an ACCEPTED trigger: now
     store.complete_triggers([owner.id], "bkp_x", NOW, None, [])
     store.add_deliveries([delivery(owner, at=NOW + timedelta(minutes=3))])
-    assert store.next_due() == NOW + timedelta(minutes=3)
+    assert store.next_due() is None  # callbacks run on their own loop, woken by next_delivery_due
+    assert store.next_delivery_due(NOW) == NOW + timedelta(minutes=3)
     store.claim_deliveries("w1", NOW + timedelta(minutes=3), 600, 10)
+    assert store.next_delivery_due(NOW) == NOW + timedelta(minutes=13)  # leased: due when the lease runs out
     store.release_leases("w1")
     assert len(store.claim_deliveries("w2", NOW + timedelta(minutes=3), 600, 10)) == 1
     assert store.last_heartbeat() is None  # w1 said goodbye
+
+
+def test_a_postponed_delivery_is_let_go_unattempted_until_its_new_time(store: Store):
+    owner = store.add_trigger(trigger(1))[0]
+    store.complete_triggers([owner.id], "bkp_x", NOW, None, [delivery(owner)])
+    claimed = store.claim_deliveries("w1", NOW, 600, 10)
+    assert len(claimed) == 1 and store.claim_deliveries("w2", NOW, 600, 10) == []
+    store.postpone_deliveries([claimed[0].id], "w2", NOW + timedelta(minutes=1))  # not w2's: nothing changes
+    assert store.claim_deliveries("w2", NOW + timedelta(minutes=2), 600, 10) == []
+    store.postpone_deliveries([claimed[0].id], "w1", NOW + timedelta(minutes=1))
+    assert store.next_delivery_due(NOW) == NOW + timedelta(minutes=1)
+    assert store.claim_deliveries("w2", NOW, 600, 10) == []
+    assert [d.id for d in store.claim_deliveries("w2", NOW + timedelta(minutes=1), 600, 10)] == [claimed[0].id]
+    assert store.deliveries_of_trigger(owner.id)[0].attempts == []
+
+
+def test_worker_faults_are_reported_until_cleared_and_a_write_probe_keeps_nothing(store: Store):
+    store.check_writable()
+    assert store.worker_faults() == [] and store.next_due() is None
+    store.report_fault("w1", NOW, "3 cycles failed: OperationalError")
+    store.report_fault("w2", NOW + timedelta(seconds=1), "3 cycles failed: TimeoutError")
+    assert store.worker_faults() == ["3 cycles failed: OperationalError", "3 cycles failed: TimeoutError"]
+    store.report_fault("w1", NOW + timedelta(seconds=2), None)
+    assert store.worker_faults() == ["3 cycles failed: TimeoutError"]
 
 
 def test_prune_deletes_finished_history_but_nothing_still_owed(store: Store):
