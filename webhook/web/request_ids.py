@@ -18,17 +18,17 @@ class _Ids:
     need to be unique, not secret, and reading the kernel's random source per request showed up)."""
 
     def __init__(self) -> None:
-        self._pid = -1
-        self._prefix = ""
-        self._counter = itertools.count()
+        self.renew()
+
+    def renew(self) -> None:
+        self._prefix, self._counter = secrets.token_hex(4), itertools.count()
 
     def next(self) -> str:
-        if self._pid != os.getpid():  # a forked gunicorn worker gets its own prefix
-            self._pid, self._prefix, self._counter = os.getpid(), secrets.token_hex(4), itertools.count()
         return f"{self._prefix}{next(self._counter) & 0xFFFFFFFF:08x}"
 
 
 _ids = _Ids()
+os.register_at_fork(after_in_child=_ids.renew)  # each gunicorn worker gets its own prefix
 
 
 class RequestIdFilter(logging.Filter):
