@@ -1,4 +1,4 @@
-"""Section 6: where the CPU of one acknowledgement goes, measured piece by piece in this process.
+"""Section 7: where the CPU of one acknowledgement goes, measured piece by piece in this process.
 
 Each endpoint is driven through the real WSGI app (``create_app``, no HTTP, one thread) and so is the
 durable floor; the difference is what the service adds above the floor. Then each named cost is

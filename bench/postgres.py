@@ -1,4 +1,4 @@
-"""Section 7: the same endpoints on PostgreSQL, so an operator sees what the several-replica setup costs.
+"""Section 8: the same endpoints on PostgreSQL, so an operator sees what the several-replica setup costs.
 
 A throwaway PostgreSQL server from Debian's ``postgresql`` package (``tests/support/postgres.py``, with
 fsync on, as in production) on loopback; the nodes are pinned to the server core as in section 1, the

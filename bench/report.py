@@ -227,8 +227,8 @@ def markdown(results: dict[str, Any], checks: list[dict[str, Any]]) -> str:
                 ("4. Memory and store size", "memory", lambda v: memory_table(v, (results.get("growth") or {})
                                                                               .get("store"))),
                 ("5. Cost growth with history", "growth", growth_table),
-                ("6. Where the CPU of one acknowledgement goes", "costs", costs_table),
-                ("7. PostgreSQL: one and two web processes", "postgres", postgres_table)]
+                ("7. Where the CPU of one acknowledgement goes", "costs", costs_table),
+                ("8. PostgreSQL: one and two web processes", "postgres", postgres_table)]
     for title, key, render in sections:
         if results.get(key) is not None:
             out += [f"## {title}", "", *render(results[key]), ""]

@@ -51,7 +51,7 @@ class Profile:
 
 
 FULL = Profile(seconds=10, warmup=2, conns=(16, 64), storm_total=1000, storm_backup=10, storm_timeout=120,
-               storm_large_total=10_000, storm_large_backup=45,
+               storm_large_total=10_000, storm_large_backup=60,
                reaction_samples=100, growth_sizes=(1_000, 10_000, 100_000), growth_cycles=30, growth_seconds=5,
                settle=3.0, settle_idle=1.0, shared_node=False)
 SMOKE = Profile(seconds=1, warmup=0, conns=(16,), storm_total=40, storm_backup=2, storm_timeout=30,
@@ -75,7 +75,7 @@ def needs() -> None:
 
 
 def run_postgres(ctx: Context, profile: Profile) -> dict[str, Any]:
-    """Section 7, or why it could not run (no PostgreSQL server binaries: a note, not a failure)."""
+    """Section 8, or why it could not run (no PostgreSQL server binaries: a note, not a failure)."""
     if not postgres.available():
         return {"unavailable": "PostgreSQL server binaries not installed (apt-get install postgresql)"}
     return postgres.run_postgres(ctx, endpoints=payloads.ENDPOINTS if profile.postgres_all else (payloads.GENERIC,))

@@ -188,10 +188,10 @@ def _growth_targets(growth: dict[str, Any], checks: list[dict[str, Any]]) -> Non
 def _postgres_targets(postgres: dict[str, Any], checks: list[dict[str, Any]]) -> None:
     """PostgreSQL figures are reported, not judged for speed; durability is judged as on SQLite."""
     if "unavailable" in postgres:
-        _check(checks, "7. PostgreSQL measured", postgres["unavailable"], None)
+        _check(checks, "8. PostgreSQL measured", postgres["unavailable"], None)
         return
     for node in postgres.get("durability", []):
-        _check(checks, f"7. every acknowledged trigger is in the store ({node['node']} node)",
+        _check(checks, f"8. every acknowledged trigger is in the store ({node['node']} node)",
                f"{node['stored']:,} stored for {node['acked']:,} acknowledged", node["stored"] >= node["acked"])
 
 

@@ -102,4 +102,4 @@ def test_the_large_storm_the_costs_and_postgresql_have_numbers(smoke):
         servers = {r["server"] for r in postgres["rows"]}
         assert {"pg-floor", "pg-1web", "pg-2web"} <= servers
         assert all(positive(r["rps"]) for r in postgres["rows"])
-    assert "## 6. Where the CPU" in markdown and "## 7. PostgreSQL" in markdown
+    assert "## 7. Where the CPU" in markdown and "## 8. PostgreSQL" in markdown
