@@ -68,6 +68,7 @@ class LoadResult:
     error_detail: dict[str, int] = field(default_factory=dict)
     reused: int = 0  # requests sent again after the pool ran out (duplicates where the protocol dedupes)
     cpu_ms: float | None = None  # server CPU (all its processes, user + system) per request
+    worker_cpu_ms: float | None = None  # the worker loop's part of cpu_ms (attaching, delivering)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

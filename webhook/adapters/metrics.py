@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
@@ -32,8 +33,15 @@ STORE_ERRORS = Counter("vcfbackup_store_errors_total", "Store operations that fa
 
 
 class PrometheusMetrics:
+    def __init__(self) -> None:
+        self._triggers: dict[tuple[str, str, str], Any] = {}  # labelled children, looked up once
+
     def trigger(self, source: str, outcome: str, reason: str = "") -> None:
-        TRIGGERS.labels(source, outcome, reason).inc()
+        key = (source, outcome, reason)
+        child = self._triggers.get(key)
+        if child is None:
+            child = self._triggers.setdefault(key, TRIGGERS.labels(source, outcome, reason))
+        child.inc()
 
     def submit_delay(self, seconds: float) -> None:
         SUBMIT_DELAY.observe(max(0.0, seconds))

@@ -16,6 +16,9 @@ from . import rows
 from .base import ACTIVE, ACTIVE_SLOT, StoreBase, log
 from .schema import backups
 
+# The worker asks this on every pass that attaches triggers: a built statement saves it the building.
+_ACTIVE = sa.select(backups).where(backups.c.active_slot == ACTIVE_SLOT)
+
 
 class BackupRows(StoreBase):
     """Backups: one active at a time (active_slot), worked on under a lease."""
@@ -40,7 +43,7 @@ class BackupRows(StoreBase):
 
     def active_backup(self) -> Backup | None:
         with self._tx() as conn:
-            row = conn.execute(sa.select(backups).where(backups.c.active_slot == ACTIVE_SLOT)).mappings().first()
+            row = conn.execute(_ACTIVE).mappings().first()
         return rows.backup_of(row) if row else None
 
     def open_backup(self, backup: Backup) -> tuple[Backup, bool]:
