@@ -199,12 +199,16 @@ class TriggerRows(StoreBase):
         with self._tx() as conn:
             return [rows.trigger_of(r) for r in conn.execute(_ACCEPTED, {"limit": limit}).mappings()]
 
-    def triggers_of_backup(self, backup_id: str, state: TriggerState | None = None) -> list[Trigger]:
+    def triggers_of_backup(self, backup_id: str, state: TriggerState | None = None,
+                           limit: int | None = None) -> list[Trigger]:
         query = sa.select(triggers).where(triggers.c.backup_id == backup_id)
         if state:
             query = query.where(triggers.c.state == state.value)
+        query = query.order_by(triggers.c.received_at, triggers.c.id)
+        if limit is not None:
+            query = query.limit(limit)
         with self._tx() as conn:
-            return [rows.trigger_of(r) for r in conn.execute(query.order_by(triggers.c.received_at)).mappings()]
+            return [rows.trigger_of(r) for r in conn.execute(query).mappings()]
 
     def stranded_triggers(self, limit: int) -> list[Trigger]:
         # EXISTS, not a JOIN: with a join SQLite starts from the ended backups and walks every
