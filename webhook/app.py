@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from .adapters.doorbell import Doorbell, doorbell_dir
-from .adapters.metrics import HeartbeatCollector, PrometheusMetrics, exposition
+from .adapters.metrics import PrometheusMetrics, StatusCollector, exposition
 from .adapters.notifiers import NotifierRouter, WebhookNotifier
 from .adapters.sddc_manager import SddcManagerClient
 from .adapters.slack_notifier import SlackNotifier
@@ -21,7 +21,9 @@ from .core.deliveries import DeliveryPolicy
 from .core.errors import ServiceError
 from .core.metrics import Metrics
 from .core.ports import Clock, Notifier, SddcManager, Store
+from .core.reachability import TrackedSddcManager
 from .core.service import TriggerService
+from .core.status import StatusService
 from .core.worker import Worker, WorkerConfig
 from .logs import configure_logging
 from .settings import Settings
@@ -36,6 +38,8 @@ from .web import slack as slack_web
 from .web import terraform as terraform_web
 from .web.context import EXTENSION, WebContext
 from .web.responses import AppResponse
+from .web.ui import bp as ui_bp
+from .web.ui.auth import UiAuth
 
 
 @dataclass
@@ -47,6 +51,9 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
     wake: Callable[[], None] | None = None
     metrics: Metrics = field(default_factory=PrometheusMetrics)
+
+    def status_service(self) -> StatusService:
+        return StatusService(self.store, self.clock, worker_stale_after=self.settings.worker_stale_after)
 
     def trigger_service(self) -> TriggerService:
         return TriggerService(self.store, self.clock, callback_policy(self.settings), wake=self.wake,
@@ -133,10 +140,13 @@ def build_worker(
     config = WorkerConfig(
         lease_seconds=settings.worker_lease, poll_initial=settings.poll_interval,
         poll_max=settings.poll_max_interval, backup_timeout=settings.backup_timeout, retention=settings.retention,
+        sddc_probe_every=settings.sddc_probe_interval or None,
         **({"worker_id": worker_id} if worker_id else {}),
     )
-    return Worker(store, sddc or build_sddc_client(settings), notifier or build_notifier(settings, store),
-                  clock or SystemClock(), config, DeliveryPolicy(budget_seconds=settings.callback_budget),
+    clock = clock or SystemClock()
+    tracked = TrackedSddcManager(sddc or build_sddc_client(settings), store, clock)
+    return Worker(store, tracked, notifier or build_notifier(settings, store),
+                  clock, config, DeliveryPolicy(budget_seconds=settings.callback_budget),
                   metrics=PrometheusMetrics())
 
 
@@ -159,16 +169,18 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.response_class = AppResponse
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    status = services.status_service()
     app.extensions[EXTENSION] = WebContext(
         service=services.trigger_service(),
         api_tokens={name: token.get_secret_value() for name, token in settings.api_tokens.items()},
         max_wait=settings.max_wait,
         public_url=settings.public_url,
         worker_stale_after=settings.worker_stale_after,
-        metrics_text=exposition(settings.metrics_dir, HeartbeatCollector(services.store.last_heartbeat,
-                                                                          services.clock.now)),
+        metrics_text=exposition(settings.metrics_dir, StatusCollector(status.snapshot, services.clock.now)),
         sources={"alertmanager": alertmanager_config(settings), "slack": slack_config(settings),
                  "terraform": terraform_config(settings)},
+        status=status,
+        ui=ui_auth(settings),
     )
     web_errors.register_error_handlers(app)
     request_ids.install(app)
@@ -179,4 +191,15 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(slack_web.bp)
     app.register_blueprint(terraform_web.bp)
     app.register_blueprint(backups_web.bp)
+    app.register_blueprint(ui_bp)
     return app
+
+
+def ui_auth(settings: Settings) -> UiAuth:
+    """Status page credentials: its own tokens if set, else the API tokens; a secret from settings or random."""
+    tokens = settings.ui_tokens or settings.api_tokens
+    return UiAuth.with_secret(
+        {name: token.get_secret_value() for name, token in tokens.items()},
+        settings.ui_secret.get_secret_value() if settings.ui_secret else None,
+        proxy_user_header=settings.ui_proxy_user_header, session_lifetime=settings.ui_session_lifetime,
+        secure_cookie=(settings.public_url or "").startswith("https://"))

@@ -138,6 +138,7 @@ class TriggerService:
 
     def history(
         self, *, source: str | None = None, state: TriggerState | None = None, since: datetime | None = None,
-        limit: int = 50, before_id: str | None = None,
+        limit: int = 50, before_id: str | None = None, caller: str | None = None,
     ) -> list[Trigger]:
-        return self.store.list_triggers(source=source, state=state, since=since, limit=limit, before_id=before_id)
+        return self.store.list_triggers(source=source, state=state, since=since, limit=limit, before_id=before_id,
+                                        caller=caller)

@@ -58,6 +58,9 @@ class WorkerConfig:
     # callback cost an fsync each, which set the pace of a storm's results.
     record_every: int = 20
     record_within: float = 0.1
+    # An idle worker asks SDDC Manager something harmless this often, so the status page and the
+    # reachability gauge see an outage before the next backup does (None: never; see core.reachability).
+    sddc_probe_every: float | None = None
 
 
 class Worker:
@@ -102,6 +105,7 @@ class Worker:
         more = self.complete_stranded() or more
         more = self.deliver() or more
         self.prune_history()
+        self._probe_sddc()
         return more
 
     def _heartbeat(self) -> None:
@@ -109,6 +113,11 @@ class Worker:
         if self._last_beat is None or (now - self._last_beat).total_seconds() >= self.config.heartbeat_every:
             self.store.heartbeat(self.owner, now)
             self._last_beat = now
+
+    def _probe_sddc(self) -> None:
+        probe = getattr(self.sddc, "probe", None)
+        if self.config.sddc_probe_every and probe is not None:
+            probe(self.config.sddc_probe_every)
 
     def prune_history(self) -> None:
         """Drop finished history past the retention, at most every ``prune_every`` seconds."""

@@ -9,6 +9,7 @@ from typing import Any
 from flask import current_app
 
 from ..core.service import TriggerService
+from ..core.status import StatusService
 
 EXTENSION = "vcf_backup_webhook"
 
@@ -22,6 +23,8 @@ class WebContext:
     worker_stale_after: float = 60.0
     sources: dict[str, Any] = field(default_factory=dict)
     metrics_text: Callable[[], bytes] = lambda: b""
+    status: StatusService | None = None  # the status page's read-only views
+    ui: Any = None  # web.ui.auth.UiAuth: who may read the status page
 
 
 def web() -> WebContext:

@@ -1,0 +1,122 @@
+"""Read-only views for the status page and the scrape-time gauges; each a fixed number of queries.
+
+Also the one write the status needs from the worker: the last word it had from SDDC Manager.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from ...core.status import DEFAULT_INSTANCE, BackupOutcome, BackupSummary, HealthSnapshot, SddcContact
+from ...core.triggers import Backup, BackupState, Delivery, DeliveryState, Trigger, TriggerState
+from .. import rows
+from ..schema import backups, deliveries, sddc_contacts, triggers, workers
+from .base import StoreBase
+
+_CHUNK = 500  # ids per IN (...) list, well under every backend's parameter limit
+
+
+def _chunks(ids: Sequence[str]) -> list[list[str]]:
+    unique = list(dict.fromkeys(ids))
+    return [unique[k:k + _CHUNK] for k in range(0, len(unique), _CHUNK)]
+
+
+class StatusRows(StoreBase):
+    """Bounded reads: a page of rows plus one grouped query, never a query per row."""
+
+    def backup_summaries(self, limit: int, before: datetime | None = None) -> list[BackupSummary]:
+        query = sa.select(backups)
+        if before is not None:
+            query = query.where(backups.c.created_at < before.timestamp())
+        query = query.order_by(backups.c.created_at.desc(), backups.c.id.desc()).limit(limit)
+        with self._tx() as conn:
+            found = [rows.backup_of(r) for r in conn.execute(query).mappings()]
+            sources = self._sources(conn, [b.id for b in found])
+        return [BackupSummary(b, sum(sources.get(b.id, {}).values()), sources.get(b.id, {})) for b in found]
+
+    def trigger_sources(self, backup_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        with self._tx() as conn:
+            return self._sources(conn, backup_ids)
+
+    def _sources(self, conn: sa.Connection, backup_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        for chunk in _chunks(backup_ids):
+            query = (sa.select(triggers.c.backup_id, triggers.c.source, sa.func.count())
+                     .where(triggers.c.backup_id.in_(chunk)).group_by(triggers.c.backup_id, triggers.c.source))
+            for backup_id, source, count in conn.execute(query):
+                found.setdefault(backup_id, {})[source] = int(count)
+        return found
+
+    def backup_outcomes(self, since: datetime) -> list[BackupOutcome]:
+        started = sa.func.coalesce(backups.c.submitted_at, backups.c.created_at)
+        query = (sa.select(backups.c.state, started, backups.c.completed_at)
+                 .where(backups.c.created_at >= since.timestamp()).order_by(backups.c.created_at))
+        with self._tx() as conn:
+            return [BackupOutcome(BackupState(state), rows.time_of(start), rows.time_of(end))  # type: ignore[arg-type]
+                    for state, start, end in conn.execute(query)]
+
+    def backup_triggers(self, backup_id: str, limit: int) -> list[Trigger]:
+        query = (sa.select(triggers).where(triggers.c.backup_id == backup_id)
+                 .order_by(triggers.c.received_at, triggers.c.id).limit(limit))
+        with self._tx() as conn:
+            return [rows.trigger_of(r) for r in conn.execute(query).mappings()]
+
+    def deliveries_of_triggers(self, trigger_ids: Sequence[str]) -> list[Delivery]:
+        found: list[Delivery] = []
+        with self._tx() as conn:
+            for chunk in _chunks(trigger_ids):
+                query = (sa.select(deliveries).where(deliveries.c.trigger_id.in_(chunk))
+                         .order_by(deliveries.c.created_at, deliveries.c.id))
+                found.extend(rows.delivery_of(r) for r in conn.execute(query).mappings())
+        return found
+
+    def backups_by_ids(self, backup_ids: Sequence[str]) -> dict[str, Backup]:
+        found: dict[str, Backup] = {}
+        with self._tx() as conn:
+            for chunk in _chunks(backup_ids):
+                for r in conn.execute(sa.select(backups).where(backups.c.id.in_(chunk))).mappings():
+                    found[r["id"]] = rows.backup_of(r)
+        return found
+
+    def health_snapshot(self, gave_up_since: datetime) -> HealthSnapshot:
+        count = sa.func.count()
+        with self._tx() as conn:
+            beat = conn.execute(sa.select(sa.func.max(workers.c.beat_at))).scalar()
+            contacts = [SddcContact(r["instance"], bool(r["reachable"]), rows.time_of(r["checked_at"]),  # type: ignore[arg-type]
+                                    rows.time_of(r["last_ok_at"]), r["error"])
+                        for r in conn.execute(sa.select(sddc_contacts).order_by(sddc_contacts.c.instance)).mappings()]
+            ends = conn.execute(sa.select(backups.c.state, sa.func.max(backups.c.completed_at))
+                                .where(backups.c.completed_at.is_not(None)).group_by(backups.c.state)).all()
+            accepted = conn.execute(sa.select(count).select_from(triggers)
+                                    .where(triggers.c.state == TriggerState.ACCEPTED.value)).scalar()
+            pending = conn.execute(sa.select(count).select_from(deliveries)
+                                   .where(deliveries.c.state == DeliveryState.PENDING.value)).scalar()
+            gave_up = conn.execute(sa.select(count).select_from(deliveries).where(
+                deliveries.c.state == DeliveryState.GAVE_UP.value,
+                deliveries.c.created_at >= gave_up_since.timestamp())).scalar()
+        return HealthSnapshot(
+            last_heartbeat=rows.time_of(beat), contacts=contacts,
+            last_end={(DEFAULT_INSTANCE, state): rows.time_of(at) for state, at in ends},  # type: ignore[misc]
+            accepted_triggers=int(accepted or 0), pending_deliveries=int(pending or 0),
+            gave_up_recently=int(gave_up or 0),
+        )
+
+    def gave_up_deliveries(self, limit: int) -> list[Delivery]:
+        query = (sa.select(deliveries).where(deliveries.c.state == DeliveryState.GAVE_UP.value)
+                 .order_by(deliveries.c.created_at.desc()).limit(limit))
+        with self._tx() as conn:
+            return [rows.delivery_of(r) for r in conn.execute(query).mappings()]
+
+    def record_sddc_contact(self, contact: SddcContact) -> None:
+        values = {"reachable": contact.reachable, "checked_at": contact.checked_at.timestamp(),
+                  "error": contact.error}
+        if contact.reachable:
+            values["last_ok_at"] = contact.checked_at.timestamp()
+        with self._tx(write=True) as conn:
+            updated = conn.execute(sddc_contacts.update().where(sddc_contacts.c.instance == contact.instance)
+                                   .values(**values))
+            if updated.rowcount == 0:
+                conn.execute(sddc_contacts.insert().values(instance=contact.instance, **values))

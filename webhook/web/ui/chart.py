@@ -1,0 +1,135 @@
+"""The 30-day chart's geometry, computed here and drawn by the template as inline SVG (no script).
+
+Top panel: each day's median backup duration as a bar, its longest as a tick. Bottom panel: each
+day's backups stacked by outcome (ok, failed, running). Every shape carries a <title> for hover and
+screen readers, and the page prints the same numbers as text.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ...core.status import DayBucket
+from .formatting import duration
+
+WIDTH, LEFT, RIGHT = 720.0, 52.0, 8.0
+DUR_TOP, DUR_HEIGHT = 10.0, 110.0
+COUNT_TOP, COUNT_HEIGHT = 150.0, 60.0
+HEIGHT = 236.0
+ORDER = ("ok", "failed", "running")
+
+
+@dataclass
+class Rect:
+    x: float
+    y: float
+    w: float
+    h: float
+    kind: str
+    title: str
+
+
+@dataclass
+class Tick:
+    x1: float
+    x2: float
+    y: float
+    title: str
+
+
+@dataclass
+class Label:
+    x: float
+    y: float
+    text: str
+    anchor: str = "middle"
+
+
+@dataclass
+class Chart:
+    width: float = WIDTH
+    height: float = HEIGHT
+    bars: list[Rect] = field(default_factory=list)
+    ticks: list[Tick] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
+    grid: list[float] = field(default_factory=list)  # y of horizontal rules
+    total: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    median: float | None = None
+    longest: float | None = None
+    days: int = 0
+
+    @property
+    def plot_left(self) -> float:
+        return LEFT
+
+    @property
+    def plot_right(self) -> float:
+        return WIDTH - RIGHT
+
+
+def _nice_ceiling(seconds: float) -> float:
+    """A round top for the duration axis: 1, 2, 5 × a power of ten, in minutes once past two."""
+    if seconds <= 0:
+        return 60.0
+    unit = 60.0 if seconds > 120 else 1.0
+    value = seconds / unit
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        if value <= step * power:
+            return step * power * unit
+    return 10 * power * unit
+
+
+def build(buckets: list[DayBucket]) -> Chart:
+    chart = Chart(days=len(buckets))
+    if not buckets:
+        return chart
+    slot = (WIDTH - LEFT - RIGHT) / len(buckets)
+    bar_w = max(2.0, slot * 0.7)
+    top_seconds = _nice_ceiling(max((b.max_seconds or 0.0) for b in buckets))
+    top_count = max(1, max(b.total for b in buckets))
+    all_durations: list[float] = []
+    for k, bucket in enumerate(buckets):
+        x = LEFT + k * slot + (slot - bar_w) / 2
+        day = bucket.day.isoformat()
+        all_durations.extend(bucket.durations)
+        for kind, count in bucket.counts.items():
+            chart.counts[kind] = chart.counts.get(kind, 0) + count
+        chart.total += bucket.total
+        if bucket.median_seconds is not None and bucket.max_seconds is not None:
+            height = DUR_HEIGHT * bucket.median_seconds / top_seconds
+            chart.bars.append(Rect(x, DUR_TOP + DUR_HEIGHT - height, bar_w, max(height, 1.0), "duration",
+                                   f"{day}: median {duration(bucket.median_seconds)}, "
+                                   f"longest {duration(bucket.max_seconds)}"))
+            y = DUR_TOP + DUR_HEIGHT - DUR_HEIGHT * bucket.max_seconds / top_seconds
+            chart.ticks.append(Tick(x, x + bar_w, y, f"{day}: longest {duration(bucket.max_seconds)}"))
+        base = COUNT_TOP + COUNT_HEIGHT
+        for kind in ORDER:
+            count = bucket.counts.get(kind, 0)
+            if not count:
+                continue
+            height = COUNT_HEIGHT * count / top_count
+            base -= height
+            chart.bars.append(Rect(x, base, bar_w, height, kind, f"{day}: {count} {kind}"))
+    chart.grid = [DUR_TOP, DUR_TOP + DUR_HEIGHT / 2, DUR_TOP + DUR_HEIGHT, COUNT_TOP, COUNT_TOP + COUNT_HEIGHT]
+    chart.labels = [
+        Label(LEFT - 6, DUR_TOP + 4, duration(top_seconds), "end"),
+        Label(LEFT - 6, DUR_TOP + DUR_HEIGHT / 2 + 4, duration(top_seconds / 2), "end"),
+        Label(LEFT - 6, DUR_TOP + DUR_HEIGHT + 4, "0", "end"),
+        Label(LEFT - 6, COUNT_TOP + 4, str(top_count), "end"),
+        Label(LEFT - 6, COUNT_TOP + COUNT_HEIGHT + 4, "0", "end"),
+        Label(LEFT + slot / 2, HEIGHT - 6, buckets[0].day.strftime("%b %d"), "start"),
+        Label(LEFT + slot * (len(buckets) // 2) + slot / 2, HEIGHT - 6,
+              buckets[len(buckets) // 2].day.strftime("%b %d")),
+        Label(WIDTH - RIGHT, HEIGHT - 6, buckets[-1].day.strftime("%b %d"), "end"),
+        Label(LEFT + 4, DUR_TOP + 12, "duration", "start"),
+        Label(LEFT + 4, COUNT_TOP + 12, "backups", "start"),
+    ]
+    if all_durations:
+        ordered = sorted(all_durations)
+        chart.median = ordered[len(ordered) // 2] if len(ordered) % 2 else \
+            (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
+        chart.longest = ordered[-1]
+    return chart
