@@ -83,7 +83,7 @@ def paths() -> dict[str, Any]:
                                                                         **errors(400, 401)},
                 security=BEARER, parameters=[
                     {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                    for n in ("source", "state", "since", "limit", "before")]),
+                    for n in ("source", "state", "caller", "since", "limit", "before")]),
         },
         "/v1/triggers/{trigger_id}": {
             "get": operation("A trigger, its backup and every delivery attempt",
@@ -139,6 +139,7 @@ def document() -> dict[str, Any]:
                 "basic": {"type": "http", "scheme": "basic"},
                 "slackSignature": {"type": "apiKey", "in": "header", "name": "X-Slack-Signature"},
                 "tfcSignature": {"type": "apiKey", "in": "header", "name": "X-TFC-Task-Signature"},
+                "uiSession": {"type": "apiKey", "in": "cookie", "name": "vcfbackup_ui"},
             },
         },
     }

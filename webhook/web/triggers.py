@@ -68,7 +68,7 @@ def list_triggers() -> ResponseReturnValue:
     if since is not None and since.tzinfo is None:
         raise InvalidRequest("since needs a time zone, e.g. 2026-11-27T10:00:00Z.")
     found = web().service.history(source=args.get("source") or None, state=state, since=since, limit=limit,
-                                  before_id=args.get("before") or None)
+                                  before_id=args.get("before") or None, caller=args.get("caller") or None)
     items = [web().service.view(t.id).status(status_url(t.id)) for t in found]
     next_page = None
     if len(found) == limit:

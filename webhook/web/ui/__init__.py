@@ -20,6 +20,7 @@ from ...core.status import StatusService, TriggerFilter, outcome_class
 from ...core.triggers import TriggerState
 from ..context import web
 from ..errors import count_auth_refused, reference_token
+from .. import openapi
 from . import chart, formatting
 from .auth import UiAuth, safe_next
 
@@ -181,3 +182,33 @@ def logout() -> ResponseReturnValue:
     response = redirect(url_for("ui.login"), 303)
     auth().log_out(response)
     return response
+
+
+def _page(summary: str, *, parameters: list[dict[str, object]] | None = None) -> dict[str, object]:
+    html = {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
+    return openapi.operation(summary, {"200": html, "303": {"description": "Not signed in: to /ui/login"},
+                                       "401": {"description": "Bearer token not valid (HTML page)"}},
+                             security=[{"bearer": []}, {"uiSession": []}], parameters=parameters, tag="status page")
+
+
+_QUERY = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+          for n in ("source", "state", "caller", "limit", "before")]
+openapi.EXTRA_PATHS.update({
+    "/ui/": {"get": _page("Status page: latest backups per SDDC Manager, 30-day chart, service health")},
+    "/ui/backups/{backup_id}": {"get": _page("One backup: its triggers, callbacks and attempts, SDDC Manager errors",
+                                             parameters=[{"name": "backup_id", "in": "path", "required": True,
+                                                          "schema": {"type": "string"}}])},
+    "/ui/triggers": {"get": _page("Recent triggers, filterable and paged like GET /v1/triggers", parameters=_QUERY)},
+    "/ui/health": {"get": _page("Store, worker heartbeat, SDDC Manager reachability, callbacks giving up")},
+    "/ui/login": {
+        "get": openapi.operation("Status page login form", {"200": {"description": "HTML form"}}, tag="status page"),
+        "post": openapi.operation("Log in with a token (form; sets a signed HttpOnly cookie)",
+                                  {"303": {"description": "Logged in"}, "400": {"description": "Form expired"},
+                                   "401": {"description": "Token not valid"}}, tag="status page"),
+    },
+    "/ui/logout": {"post": openapi.operation("Log out (form)", {"303": {"description": "Logged out"}},
+                                             tag="status page")},
+    "/ui/static/{filename}": {"get": openapi.operation(
+        "The status page's stylesheet", {"200": {"description": "CSS"}}, tag="status page",
+        parameters=[{"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}])},
+})
