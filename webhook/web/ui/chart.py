@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ...core.status import DayBucket
 from .formatting import duration
 
-WIDTH, LEFT, RIGHT = 720.0, 52.0, 8.0
+WIDTH, LEFT, RIGHT = 720.0, 66.0, 8.0
 DUR_TOP, DUR_HEIGHT = 10.0, 110.0
 COUNT_TOP, COUNT_HEIGHT = 150.0, 60.0
 HEIGHT = 236.0

@@ -10,6 +10,14 @@ def timestamp(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
 
 
+def day(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d") if moment else "—"
+
+
+def clock(moment: datetime | None) -> str:
+    return moment.strftime("%H:%M:%S UTC") if moment else ""
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
