@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import history, reaction, report, servers, storm, targets
+from . import history, reaction, report, servers, status_page, storm, targets
 from .load import PREFERENCE, tool_name
 from .receiver import Receiver
 from .throughput import Context, run_ack
 
-SECTIONS = ("ack", "storm", "reaction", "growth")
+SECTIONS = ("ack", "storm", "reaction", "growth", "ui")
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,16 @@ class Profile:
     settle: float  # seconds the peer's script log must stay still before its lines are counted
     settle_idle: float  # seconds a fresh node idles before its idle memory is read
     shared_node: bool  # all endpoints on one node (smoke: fewer start-ups) instead of one node each
+    ui_history: int = 100_000  # triggers in the store while the status page is loaded
+    ui_conns: int = 4  # a few people and a wall screen looking at once
 
 
 FULL = Profile(seconds=10, warmup=2, conns=(16, 64), storm_total=1000, storm_backup=10, storm_timeout=120,
                reaction_samples=100, growth_sizes=(1_000, 10_000, 100_000), growth_cycles=30, growth_seconds=5,
-               settle=3.0, settle_idle=1.0, shared_node=False)
+               settle=3.0, settle_idle=1.0, shared_node=False, ui_history=100_000)
 SMOKE = Profile(seconds=1, warmup=0, conns=(16,), storm_total=40, storm_backup=2, storm_timeout=30,
                 reaction_samples=3, growth_sizes=(100, 1_000), growth_cycles=3, growth_seconds=1, settle=0.5,
-                settle_idle=0.2, shared_node=True)
+                settle_idle=0.2, shared_node=True, ui_history=1_000)
 
 
 def say(line: str) -> None:
@@ -90,6 +92,8 @@ def run(profile: Profile, mode: str, only: tuple[str, ...], out: Path, keep_work
         "reaction": lambda: results.update(reaction=reaction.run_reaction(ctx, profile.reaction_samples)),
         "growth": lambda: results.update(growth=history.run_growth(
             ctx, profile.growth_sizes, profile.growth_cycles, profile.growth_seconds)),
+        "ui": lambda: results.update(ui=status_page.run_status_page(
+            ctx, profile.ui_history, profile.ui_conns, profile.seconds)),
     }
     try:
         for name in SECTIONS:

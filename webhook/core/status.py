@@ -11,10 +11,9 @@ SDDC Manager, named ``default``; a fleet gives each its name and every view here
 from __future__ import annotations
 
 import logging
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from .triggers import Backup, BackupState, Delivery, Trigger, TriggerState
@@ -39,18 +38,18 @@ class BackupSummary:
         return backup_duration(self.backup)
 
 
-@dataclass(frozen=True)
-class BackupOutcome:
-    """The few columns the 30-day chart needs, without loading whole backups."""
+@dataclass(frozen=True, slots=True)
+class OutcomeDay:
+    """Backups of one state that started on one UTC day, summed by the store (the chart reads 30 of these
+    per state, not a month of rows)."""
 
-    state: BackupState
-    started_at: datetime
-    completed_at: datetime | None
+    day: int  # days since the ``since`` the store was asked about
+    state: str
+    count: int
+    timed: int  # of which ended (have a duration)
+    duration_sum: float
+    duration_max: float | None
     instance: str = DEFAULT_INSTANCE
-
-    @property
-    def duration_seconds(self) -> float | None:
-        return (self.completed_at - self.started_at).total_seconds() if self.completed_at else None
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ class StatusStore(Protocol):
     """The read-only store methods this module uses (a subset of ``core.ports.Store``)."""
 
     def backup_summaries(self, limit: int, before: datetime | None = None) -> list[BackupSummary]: ...
-    def backup_outcomes(self, since: datetime) -> list[BackupOutcome]: ...
+    def backup_outcome_days(self, since: datetime) -> list[OutcomeDay]: ...
     def get_backup(self, backup_id: str) -> Backup | None: ...
     def backup_triggers(self, backup_id: str, limit: int) -> list[Trigger]: ...
     def trigger_sources(self, backup_ids: Sequence[str]) -> dict[str, dict[str, int]]: ...
@@ -130,19 +129,17 @@ class TriggerList:
     next_before: str | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class DayBucket:
     day: date
     counts: dict[str, int] = field(default_factory=dict)  # outcome class (ok, failed, running) → backups
-    durations: list[float] = field(default_factory=list)
+    timed: int = 0
+    duration_sum: float = 0.0
+    max_seconds: float | None = None
 
     @property
-    def median_seconds(self) -> float | None:
-        return statistics.median(self.durations) if self.durations else None
-
-    @property
-    def max_seconds(self) -> float | None:
-        return max(self.durations) if self.durations else None
+    def mean_seconds(self) -> float | None:
+        return self.duration_sum / self.timed if self.timed else None
 
     @property
     def total(self) -> int:
@@ -212,19 +209,22 @@ class StatusService:
 
     def chart(self, days: int = 30) -> list[DayBucket]:
         """One bucket per UTC day of the last ``days`` days (oldest first), empty days included."""
-        today = self.clock.now().date()
+        today = self.clock.now().astimezone(UTC).date()
         first = today - timedelta(days=days - 1)
-        buckets = {first + timedelta(days=k): DayBucket(first + timedelta(days=k)) for k in range(days)}
-        since = datetime.combine(first, datetime.min.time(), tzinfo=self.clock.now().tzinfo)
-        for outcome in self.store.backup_outcomes(since):
-            bucket = buckets.get(outcome.started_at.astimezone(since.tzinfo).date())
-            if bucket is None:
+        buckets = [DayBucket(first + timedelta(days=k)) for k in range(days)]
+        since = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+        classes = {state.value: outcome_class(state) for state in BackupState}
+        for row in self.store.backup_outcome_days(since):
+            if not 0 <= row.day < days:
                 continue
-            kind = outcome_class(outcome.state)
-            bucket.counts[kind] = bucket.counts.get(kind, 0) + 1
-            if outcome.duration_seconds is not None and kind != "running":
-                bucket.durations.append(max(0.0, outcome.duration_seconds))
-        return list(buckets.values())
+            bucket = buckets[row.day]
+            kind = classes.get(row.state, "failed")
+            bucket.counts[kind] = bucket.counts.get(kind, 0) + row.count
+            if row.timed and kind != "running" and row.duration_max is not None:
+                bucket.timed += row.timed
+                bucket.duration_sum += max(0.0, row.duration_sum)
+                bucket.max_seconds = max(bucket.max_seconds or 0.0, row.duration_max)
+        return buckets
 
     def snapshot(self) -> HealthSnapshot:
         """For the scrape-time gauges; raises if the store does not answer."""

@@ -10,8 +10,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from ...core.status import DEFAULT_INSTANCE, BackupOutcome, BackupSummary, HealthSnapshot, SddcContact
-from ...core.triggers import Backup, BackupState, Delivery, DeliveryState, Trigger, TriggerState
+from ...core.status import DEFAULT_INSTANCE, BackupSummary, HealthSnapshot, OutcomeDay, SddcContact
+from ...core.triggers import Backup, Delivery, DeliveryState, Trigger, TriggerState
 from .. import rows
 from ..schema import backups, deliveries, sddc_contacts, triggers, workers
 from .base import StoreBase
@@ -50,13 +50,21 @@ class StatusRows(StoreBase):
                 found.setdefault(backup_id, {})[source] = int(count)
         return found
 
-    def backup_outcomes(self, since: datetime) -> list[BackupOutcome]:
+    def backup_outcome_days(self, since: datetime) -> list[OutcomeDay]:
+        """Backups since ``since`` summed per UTC day (counted from ``since``) and state, in SQL."""
+        origin = since.timestamp()
         started = sa.func.coalesce(backups.c.submitted_at, backups.c.created_at)
-        query = (sa.select(backups.c.state, started, backups.c.completed_at)
-                 .where(backups.c.created_at >= since.timestamp()).order_by(backups.c.created_at))
+        offset = (started - origin) / 86400.0  # never negative: started >= created_at >= since
+        day = (sa.cast(offset, sa.Integer) if self.engine.dialect.name == "sqlite"  # truncates
+               else sa.cast(sa.func.floor(offset), sa.Integer)).label("day")  # PostgreSQL's cast rounds
+        duration = backups.c.completed_at - started
+        query = (sa.select(day, backups.c.state, sa.func.count(), sa.func.count(backups.c.completed_at),
+                           sa.func.sum(duration), sa.func.max(duration))
+                 .where(backups.c.created_at >= origin).group_by(day, backups.c.state))
         with self._tx() as conn:
-            return [BackupOutcome(BackupState(state), rows.time_of(start), rows.time_of(end))  # type: ignore[arg-type]
-                    for state, start, end in conn.execute(query)]
+            return [OutcomeDay(int(d), state, int(n), int(timed), float(total or 0.0),
+                               None if longest is None else float(longest))
+                    for d, state, n, timed, total, longest in conn.execute(query)]
 
     def backup_triggers(self, backup_id: str, limit: int) -> list[Trigger]:
         query = (sa.select(triggers).where(triggers.c.backup_id == backup_id)

@@ -1,6 +1,6 @@
 """The 30-day chart's geometry, computed here and drawn by the template as inline SVG (no script).
 
-Top panel: each day's median backup duration as a bar, its longest as a tick. Bottom panel: each
+Top panel: each day's average backup duration as a bar, its longest as a tick. Bottom panel: each
 day's backups stacked by outcome (ok, failed, running). Every shape carries a <title> for hover and
 screen readers, and the page prints the same numbers as text.
 """
@@ -56,7 +56,7 @@ class Chart:
     grid: list[float] = field(default_factory=list)  # y of horizontal rules
     total: int = 0
     counts: dict[str, int] = field(default_factory=dict)
-    median: float | None = None
+    mean: float | None = None
     longest: float | None = None
     days: int = 0
 
@@ -90,18 +90,19 @@ def build(buckets: list[DayBucket]) -> Chart:
     bar_w = max(2.0, slot * 0.7)
     top_seconds = _nice_ceiling(max((b.max_seconds or 0.0) for b in buckets))
     top_count = max(1, max(b.total for b in buckets))
-    all_durations: list[float] = []
+    timed, duration_sum = 0, 0.0
     for k, bucket in enumerate(buckets):
         x = LEFT + k * slot + (slot - bar_w) / 2
         day = bucket.day.isoformat()
-        all_durations.extend(bucket.durations)
+        timed += bucket.timed
+        duration_sum += bucket.duration_sum
         for kind, count in bucket.counts.items():
             chart.counts[kind] = chart.counts.get(kind, 0) + count
         chart.total += bucket.total
-        if bucket.median_seconds is not None and bucket.max_seconds is not None:
-            height = DUR_HEIGHT * bucket.median_seconds / top_seconds
+        if bucket.mean_seconds is not None and bucket.max_seconds is not None:
+            height = DUR_HEIGHT * bucket.mean_seconds / top_seconds
             chart.bars.append(Rect(x, DUR_TOP + DUR_HEIGHT - height, bar_w, max(height, 1.0), "duration",
-                                   f"{day}: median {duration(bucket.median_seconds)}, "
+                                   f"{day}: average {duration(bucket.mean_seconds)}, "
                                    f"longest {duration(bucket.max_seconds)}"))
             y = DUR_TOP + DUR_HEIGHT - DUR_HEIGHT * bucket.max_seconds / top_seconds
             chart.ticks.append(Tick(x, x + bar_w, y, f"{day}: longest {duration(bucket.max_seconds)}"))
@@ -127,9 +128,7 @@ def build(buckets: list[DayBucket]) -> Chart:
         Label(LEFT + 4, DUR_TOP + 12, "duration", "start"),
         Label(LEFT + 4, COUNT_TOP + 12, "backups", "start"),
     ]
-    if all_durations:
-        ordered = sorted(all_durations)
-        chart.median = ordered[len(ordered) // 2] if len(ordered) % 2 else \
-            (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
-        chart.longest = ordered[-1]
+    if timed:
+        chart.mean = duration_sum / timed
+        chart.longest = max(b.max_seconds or 0.0 for b in buckets)
     return chart
