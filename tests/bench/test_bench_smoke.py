@@ -83,3 +83,12 @@ def test_reaction_memory_growth_and_store_size_have_numbers(smoke):
     assert positive(store["before"]["file_mb"]) and store["removed"]["triggers"] == sizes[-1]["history"]
     assert results["targets"] and "## Targets" in markdown
     assert not results["errors"]
+
+
+def test_the_status_page_section_measures_every_view_beside_healthz(smoke):
+    results, markdown = smoke
+    rows = {r["path"]: r for r in results["ui"]["rows"]}
+    assert {"/ui/", "/ui/triggers", "/ui/health", "/healthz"} <= set(rows)
+    for row in rows.values():
+        assert positive(row["requests"]) and positive(row["p99_ms"]) and row["errors"] == 0
+    assert "## 6. Status page" in markdown

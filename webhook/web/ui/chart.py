@@ -69,6 +69,15 @@ class Chart:
         return WIDTH - RIGHT
 
 
+def _axis(seconds: float) -> str:
+    """Short axis labels (they must fit the left margin on a phone)."""
+    if seconds < 120:
+        return f"{seconds:g} s"
+    if seconds < 7200:
+        return f"{seconds / 60:g} m"
+    return f"{seconds / 3600:.3g} h"
+
+
 def _nice_ceiling(seconds: float) -> float:
     """A round top for the duration axis: 1, 2, 5 × a power of ten, in minutes once past two."""
     if seconds <= 0:
@@ -116,8 +125,8 @@ def build(buckets: list[DayBucket]) -> Chart:
             chart.bars.append(Rect(x, base, bar_w, height, kind, f"{day}: {count} {kind}"))
     chart.grid = [DUR_TOP, DUR_TOP + DUR_HEIGHT / 2, DUR_TOP + DUR_HEIGHT, COUNT_TOP, COUNT_TOP + COUNT_HEIGHT]
     chart.labels = [
-        Label(LEFT - 6, DUR_TOP + 4, duration(top_seconds), "end"),
-        Label(LEFT - 6, DUR_TOP + DUR_HEIGHT / 2 + 4, duration(top_seconds / 2), "end"),
+        Label(LEFT - 6, DUR_TOP + 4, _axis(top_seconds), "end"),
+        Label(LEFT - 6, DUR_TOP + DUR_HEIGHT / 2 + 4, _axis(top_seconds / 2), "end"),
         Label(LEFT - 6, DUR_TOP + DUR_HEIGHT + 4, "0", "end"),
         Label(LEFT - 6, COUNT_TOP + 4, str(top_count), "end"),
         Label(LEFT - 6, COUNT_TOP + COUNT_HEIGHT + 4, "0", "end"),
