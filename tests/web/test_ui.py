@@ -46,7 +46,7 @@ def login(node: InProcessNode, token: str = UI_TOKEN) -> requests.Session:
     return session
 
 
-def refused(node: InProcessNode) -> float:
+def ui_refusals(node: InProcessNode) -> float:
     found = re.search(r'^vcfbackup_auth_refused_total\{source="ui"\} (\S+)$', requests.get(node.url + "/metrics").text,
                       re.M)
     return float(found.group(1)) if found else 0.0
@@ -54,7 +54,7 @@ def refused(node: InProcessNode) -> float:
 
 def test_no_page_is_readable_without_a_credential(ui_node):
     done_trigger(ui_node, reason="secret plans")
-    before = refused(ui_node)  # the registry is the process's: other tests count too
+    before = ui_refusals(ui_node)  # the registry is the process's: other tests count too
     for page in PAGES:
         answer = requests.get(ui_node.url + page, allow_redirects=False)
         assert answer.status_code == 303 and "/ui/login" in answer.headers["Location"]
@@ -65,7 +65,7 @@ def test_no_page_is_readable_without_a_credential(ui_node):
             assert refused.status_code == 401 and "secret plans" not in refused.text
         spoofed = requests.get(ui_node.url + page, headers={"X-Other-User": "mallory"}, allow_redirects=False)
         assert spoofed.status_code == 303
-    assert refused(ui_node) - before == 8
+    assert ui_refusals(ui_node) - before == 8
 
 
 def test_login_sets_a_signed_httponly_samesite_cookie_and_logout_clears_it(ui_node):
