@@ -80,10 +80,15 @@ def ui_now() -> object:
     return web().service.clock.now()
 
 
+@bp.record_once
+def _template_globals(state: object) -> None:
+    # Globals, not context: macros imported without context see them, and Jinja caches those imports.
+    state.app.jinja_env.globals.update(fmt=formatting, outcome_class=outcome_class)  # type: ignore[attr-defined]
+
+
 @bp.context_processor
 def helpers() -> dict[str, object]:
-    return {"fmt": formatting, "outcome_class": outcome_class, "version": __version__, "now": ui_now(),
-            "viewer": g.get("viewer")}
+    return {"version": __version__, "now": ui_now(), "viewer": g.get("viewer")}
 
 
 @bp.errorhandler(ServiceError)
@@ -106,8 +111,10 @@ def _error_page(status_code: int, message: str, remediation: str) -> ResponseRet
 @bp.get("/")
 def overview() -> ResponseReturnValue:
     views = status()
-    return render_template("ui/overview.html", instances=views.latest_backups(10), chart=chart.build(views.chart(30)),
-                           health=views.health(gave_up_limit=0))
+    drawn = chart.build(views.chart(30))
+    title = (f"Backup durations (average bar, longest tick) and outcomes per day over the last {drawn.days} days")
+    return render_template("ui/overview.html", instances=views.latest_backups(10), chart=drawn,
+                           chart_svg=chart.svg(drawn, title), health=views.health(gave_up_limit=0))
 
 
 @bp.get("/backups/<backup_id>")

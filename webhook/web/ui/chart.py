@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from markupsafe import Markup, escape
+
 from ...core.status import DayBucket
 from .formatting import duration
 
@@ -141,3 +143,22 @@ def build(buckets: list[DayBucket]) -> Chart:
         chart.mean = duration_sum / timed
         chart.longest = max(b.max_seconds or 0.0 for b in buckets)
     return chart
+
+
+def svg(chart: Chart, title: str) -> Markup:
+    """The chart as inline SVG markup; every text is escaped here (numbers are formatted, never raw input).
+
+    Written as one string rather than a Jinja loop: it has a few hundred elements and is on every overview.
+    """
+    parts = [f'<svg viewBox="0 0 {chart.width:g} {chart.height:g}" role="img" aria-labelledby="chart-title" '
+             f'preserveAspectRatio="xMidYMid meet"><title id="chart-title">{escape(title)}</title>']
+    parts += [f'<line class="grid" x1="{chart.plot_left:.1f}" x2="{chart.plot_right:.1f}" y1="{y:.1f}" y2="{y:.1f}"/>'
+              for y in chart.grid]
+    parts += [f'<rect class="bar {escape(b.kind)}" x="{b.x:.1f}" y="{b.y:.1f}" width="{b.w:.1f}" height="{b.h:.1f}">'
+              f'<title>{escape(b.title)}</title></rect>' for b in chart.bars]
+    parts += [f'<line class="tick" x1="{t.x1:.1f}" x2="{t.x2:.1f}" y1="{t.y:.1f}" y2="{t.y:.1f}">'
+              f'<title>{escape(t.title)}</title></line>' for t in chart.ticks]
+    parts += [f'<text x="{label.x:.1f}" y="{label.y:.1f}" text-anchor="{escape(label.anchor)}">{escape(label.text)}</text>'
+              for label in chart.labels]
+    parts.append("</svg>")
+    return Markup("".join(parts))
