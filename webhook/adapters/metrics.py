@@ -129,7 +129,8 @@ class StatusCollector(Collector):
         yield up
         yield checked
         ended = GaugeMetricFamily("vcfbackup_backup_last_end_timestamp_seconds",
-                                  "Unix time the latest backup with this result ended", labels=["sddc_manager", "result"])
+                                  "Unix time the latest backup with this result ended",
+                                  labels=["sddc_manager", "result"])
         for (instance, result), at in sorted(snap.last_end.items()):
             ended.add_metric([instance, result], at.timestamp())
         yield ended

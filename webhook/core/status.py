@@ -21,7 +21,6 @@ from .triggers import Backup, BackupState, Delivery, Trigger, TriggerState
 log = logging.getLogger("webhook.status")
 
 DEFAULT_INSTANCE = "default"
-FAILED_STATES = (BackupState.FAILED, BackupState.TIMED_OUT, BackupState.SUBMIT_FAILED, BackupState.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -235,7 +234,7 @@ class StatusService:
         hours = int(self.gave_up_window.total_seconds() // 3600)
         try:
             snap = self.snapshot()
-            gave_up = self.store.gave_up_deliveries(gave_up_limit) if snap.gave_up_recently else []
+            gave_up = self.store.gave_up_deliveries(gave_up_limit) if snap.gave_up_recently and gave_up_limit else []
         except Exception as exc:  # the page must still say what it can: the store is the news
             log.warning("status read failed", extra={"event": "status.store_failed", "error": type(exc).__name__})
             return Health(False, type(exc).__name__, None, False, [], 0, [], 0, 0, None, hours)

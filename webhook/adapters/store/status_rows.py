@@ -93,9 +93,10 @@ class StatusRows(StoreBase):
         count = sa.func.count()
         with self._tx() as conn:
             beat = conn.execute(sa.select(sa.func.max(workers.c.beat_at))).scalar()
-            contacts = [SddcContact(r["instance"], bool(r["reachable"]), rows.time_of(r["checked_at"]),  # type: ignore[arg-type]
-                                    rows.time_of(r["last_ok_at"]), r["error"])
-                        for r in conn.execute(sa.select(sddc_contacts).order_by(sddc_contacts.c.instance)).mappings()]
+            contacts = [
+                SddcContact(r["instance"], bool(r["reachable"]), rows.time_of(r["checked_at"]),  # type: ignore[arg-type]
+                            rows.time_of(r["last_ok_at"]), r["error"])
+                for r in conn.execute(sa.select(sddc_contacts).order_by(sddc_contacts.c.instance)).mappings()]
             ends = conn.execute(sa.select(backups.c.state, sa.func.max(backups.c.completed_at))
                                 .where(backups.c.completed_at.is_not(None)).group_by(backups.c.state)).all()
             accepted = conn.execute(sa.select(count).select_from(triggers)

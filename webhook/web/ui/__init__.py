@@ -141,7 +141,8 @@ def triggers() -> ResponseReturnValue:
                                ("caller", filters.caller)) if v}
     if limit != 50:
         query["limit"] = str(limit)
-    older = f"{url_for('ui.triggers')}?{urlencode(query | {'before': found.next_before})}" if found.next_before else None
+    older = (f"{url_for('ui.triggers')}?{urlencode(query | {'before': found.next_before})}"
+             if found.next_before else None)
     api = "/v1/triggers" + (f"?{urlencode(query)}" if query else "")
     return render_template("ui/triggers.html", found=found, filters=filters, limit=limit, older=older,
                            newest=f"{url_for('ui.triggers')}?{urlencode(query)}" if args.get("before") else None,

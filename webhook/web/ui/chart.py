@@ -158,7 +158,7 @@ def svg(chart: Chart, title: str) -> Markup:
               f'<title>{escape(b.title)}</title></rect>' for b in chart.bars]
     parts += [f'<line class="tick" x1="{t.x1:.1f}" x2="{t.x2:.1f}" y1="{t.y:.1f}" y2="{t.y:.1f}">'
               f'<title>{escape(t.title)}</title></line>' for t in chart.ticks]
-    parts += [f'<text x="{label.x:.1f}" y="{label.y:.1f}" text-anchor="{escape(label.anchor)}">{escape(label.text)}</text>'
-              for label in chart.labels]
+    parts += [f'<text x="{label.x:.1f}" y="{label.y:.1f}" text-anchor="{escape(label.anchor)}">'
+              f'{escape(label.text)}</text>' for label in chart.labels]
     parts.append("</svg>")
     return Markup("".join(parts))
