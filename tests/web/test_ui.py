@@ -53,9 +53,9 @@ def ui_refusals(node: InProcessNode) -> float:
 
 
 def test_no_page_is_readable_without_a_credential(ui_node):
-    done_trigger(ui_node, reason="secret plans")
+    backup_id = done_trigger(ui_node, reason="secret plans")["backup"]["backupId"]
     before = ui_refusals(ui_node)  # the registry is the process's: other tests count too
-    for page in PAGES:
+    for page in (*PAGES, f"/ui/backups/{backup_id}"):
         answer = requests.get(ui_node.url + page, allow_redirects=False)
         assert answer.status_code == 303 and "/ui/login" in answer.headers["Location"]
         followed = requests.get(ui_node.url + page)
@@ -65,7 +65,7 @@ def test_no_page_is_readable_without_a_credential(ui_node):
             assert refused.status_code == 401 and "secret plans" not in refused.text
         spoofed = requests.get(ui_node.url + page, headers={"X-Other-User": "mallory"}, allow_redirects=False)
         assert spoofed.status_code == 303
-    assert ui_refusals(ui_node) - before == 8
+    assert ui_refusals(ui_node) - before == 10
 
 
 def test_login_sets_a_signed_httponly_samesite_cookie_and_logout_clears_it(ui_node):
