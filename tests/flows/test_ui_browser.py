@@ -133,6 +133,10 @@ def test_the_status_page_in_headless_chromium(serve_env, simulator, receiver):
             lost_doc = next(i for i in items if i["id"] == ids["lost_trigger"])
             summary = driver.find_element(By.CSS_SELECTOR, f"tr[id='{ids['lost_trigger']}'] details summary").text
             assert "GAVE_UP" in summary and f"{len(lost_doc['deliveries'][0]['attempts'])} attempt" in summary
+            driver.find_element(By.CSS_SELECTOR, f"tr[id='{ids['lost_trigger']}'] details summary").click()
+            attempts = driver.find_elements(By.CSS_SELECTOR, f"tr[id='{ids['lost_trigger']}'] ol.attempts li")
+            assert len(attempts) == len(lost_doc["deliveries"][0]["attempts"]) and "HTTP 503" in attempts[0].text
+            screenshot(driver, "ui-backup-gave-up", width=1280)
 
             # ---------------------------------------------------------- overview: counts match the API
             driver.get(node.url + "/ui/")
