@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
 from webhook.adapters import rows
-from webhook.adapters.schema import backups, triggers
+from webhook.adapters.schema import backups, metadata, triggers
 from webhook.adapters.store import SqlStore
 from webhook.core.errors import SddcManagerError
 from webhook.core.reachability import TrackedSddcManager
@@ -16,11 +17,28 @@ from webhook.core.triggers import Backup, BackupState, Trigger, TriggerState
 from webhook.sources.generic import default_spec
 
 from tests.fakes import FakeClock, FakeSddc
+from tests.support.postgres import binaries, postgres_server
 
 
-@pytest.fixture
-def store(tmp_path) -> SqlStore:
-    return SqlStore.from_url(f"sqlite:///{tmp_path / 'status.db'}")
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    if binaries() is None:
+        pytest.skip("PostgreSQL server binaries are not installed (.ci/run installs Debian's postgresql)")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path) -> Iterator[SqlStore]:
+    """The same reads on both backends: the day buckets are computed in SQL, which the two spell differently."""
+    if request.param == "sqlite":
+        found = SqlStore.from_url(f"sqlite:///{tmp_path / 'status.db'}")
+    else:
+        found = SqlStore.from_url(request.getfixturevalue("postgres_url"))
+        metadata.drop_all(found.engine)
+        metadata.create_all(found.engine)
+    yield found
+    found.engine.dispose()
 
 
 def add_backup(store: SqlStore, clock: FakeClock, days_ago: float, minutes: float, state: BackupState,
