@@ -88,7 +88,8 @@ def _template_globals(state: object) -> None:
 
 @bp.context_processor
 def helpers() -> dict[str, object]:
-    return {"version": __version__, "now": ui_now(), "viewer": g.get("viewer")}
+    return {"version": __version__, "now": ui_now(), "viewer": g.get("viewer"),
+            "backups_url": url_for("ui.overview") + "backups/"}  # rows link by string, not a url_for each
 
 
 @bp.errorhandler(ServiceError)
