@@ -21,3 +21,13 @@ def serve_env(tmp_path, simulator, receiver):
         "VCFBACKUP_WORKER_LEASE": "2s",
         "VCFBACKUP_LOG_LEVEL": "DEBUG",
     }
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 (pytest's hook signature)
+    """Say where the status page's screenshots went (test artifacts, ignored by git)."""
+    from tests.support.browser import ARTIFACTS, TAKEN
+
+    if TAKEN:
+        terminalreporter.write_line(f"status page screenshots ({len(TAKEN)}): {ARTIFACTS}/")
+        for path in TAKEN:
+            terminalreporter.write_line(f"  {path.name}")

@@ -16,6 +16,7 @@ from typing import Any
 from tests.support.binaries import require
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+TAKEN: list[Path] = []  # every screenshot this session wrote (listed at the end of the run)
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
          "--disable-default-apps", "--mute-audio", "--window-size=1280,900", "--hide-scrollbars")
@@ -58,5 +59,6 @@ def screenshot(driver: Any, name: str, *, width: int, dark: bool = False, mobile
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
+    TAKEN.append(path)
     print(f"screenshot: {path}")
     return path
