@@ -159,3 +159,20 @@ def test_unknown_backup_and_bad_filters_are_clear_pages_not_errors(ui_node):
     assert missing.status_code == 404 and "No backup with id bkp_nope" in missing.text
     bad = requests.get(ui_node.url + "/ui/triggers?state=<b>x</b>", headers=bearer)
     assert bad.status_code == 400 and "<b>" not in bad.text
+
+
+def test_a_running_backup_says_how_long_it_has_been_running(make_settings, simulator):
+    simulator.state.update_config(backup_seconds=30)
+    node = InProcessNode(make_settings(ui_tokens={"ops": UI_TOKEN})).start()
+    try:
+        answer = requests.post(node.url + "/v1/triggers?wait=2", headers={"Authorization": f"Bearer {API_TOKEN}"},
+                               json={"reason": "long one"}, timeout=30)
+        assert answer.status_code == 202
+        bearer = {"Authorization": f"Bearer {UI_TOKEN}"}
+        backup_id = requests.get(answer.headers["Location"], headers={"Authorization": f"Bearer {API_TOKEN}"}
+                                 ).json()["backup"]["backupId"]
+        overview = requests.get(node.url + "/ui/", headers=bearer).text
+        assert "IN_PROGRESS" in overview and "running</span>" in overview
+        assert "running for" in requests.get(node.url + f"/ui/backups/{backup_id}", headers=bearer).text
+    finally:
+        node.stop()
