@@ -38,10 +38,10 @@ def add_failures(store: SqlStore, now: datetime) -> str:
                     submitted_at=at, completed_at=at + timedelta(minutes=4),
                     errors=[Error(errorCode="SFTP_TRANSFER_FAILED", message="connection timed out",
                                   remediationMessage="Check the SFTP server.")])
+    target = CallbackTarget(url="https://hooks.example.com/gone")
     trigger = Trigger(source="alertmanager", caller="am", spec=backup.spec, reason="disk alert", received_at=at,
-                      state=TriggerState.DONE, backup_id=backup.id, completed_at=at,
-                      callback=CallbackTarget(url="https://hooks.example.com/gone"))
-    delivery = Delivery(trigger_id=trigger.id, target=trigger.callback, body={}, state=DeliveryState.GAVE_UP,
+                      state=TriggerState.DONE, backup_id=backup.id, completed_at=at, callback=target)
+    delivery = Delivery(trigger_id=trigger.id, target=target, body={}, state=DeliveryState.GAVE_UP,
                         created_at=at, next_attempt_at=at, give_up_at=at, last_error="HTTP 503",
                         attempts=[DeliveryAttempt(at=at, status_code=503, duration_ms=9)] * 5)
     with store.engine.begin() as conn:

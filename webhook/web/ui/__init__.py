@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
@@ -193,7 +194,7 @@ def logout() -> ResponseReturnValue:
     return response
 
 
-def _page(summary: str, *, parameters: list[dict[str, object]] | None = None) -> dict[str, object]:
+def _page(summary: str, *, parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     html = {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
     return openapi.operation(summary, {"200": html, "303": {"description": "Not signed in: to /ui/login"},
                                        "401": {"description": "Bearer token not valid (HTML page)"}},

@@ -17,7 +17,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from flask import Response, request
+from flask import request
+from werkzeug.wrappers import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ...sources.auth import bearer_token
@@ -89,7 +90,7 @@ class UiAuth:
         if not raw:
             return None
         try:
-            data = self._serializer.loads(raw, max_age=self.session_lifetime, salt="session")
+            data = self._serializer.loads(raw, max_age=int(self.session_lifetime), salt="session")
         except BadSignature:  # includes expired
             return None
         name = data.get("n") if isinstance(data, dict) else None
