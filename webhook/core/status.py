@@ -85,8 +85,8 @@ class StatusStore(Protocol):
     def get_backup(self, backup_id: str) -> Backup | None: ...
     def backup_triggers(self, backup_id: str, limit: int) -> list[Trigger]: ...
     def trigger_sources(self, backup_ids: Sequence[str]) -> dict[str, dict[str, int]]: ...
-    def deliveries_of_triggers(self, trigger_ids: Sequence[str]) -> list[Delivery]: ...
-    def backups_by_ids(self, backup_ids: Sequence[str]) -> dict[str, Backup]: ...
+    def deliveries_of_triggers(self, trigger_ids: Sequence[str]) -> dict[str, list[Delivery]]: ...
+    def backups_by_id(self, backup_ids: Sequence[str]) -> dict[str, Backup]: ...
     def list_triggers(
         self, *, source: str | None, state: TriggerState | None, since: datetime | None, limit: int,
         before_id: str | None = None, caller: str | None = None,
@@ -195,15 +195,13 @@ class StatusService:
             return None
         sources = self.store.trigger_sources([backup_id]).get(backup_id, {})
         triggers = self.store.backup_triggers(backup_id, trigger_limit)
-        by_trigger: dict[str, list[Delivery]] = {t.id: [] for t in triggers}
-        for delivery in self.store.deliveries_of_triggers(list(by_trigger)):
-            by_trigger.setdefault(delivery.trigger_id, []).append(delivery)
+        by_trigger = self.store.deliveries_of_triggers([t.id for t in triggers])
         return BackupPage(backup, triggers, sum(sources.values()), by_trigger, sources)
 
     def triggers(self, filters: TriggerFilter, limit: int = 50, before_id: str | None = None) -> TriggerList:
         found = self.store.list_triggers(source=filters.source, state=filters.state, since=None, limit=limit,
                                          before_id=before_id, caller=filters.caller)
-        backups = self.store.backups_by_ids(sorted({t.backup_id for t in found if t.backup_id}))
+        backups = self.store.backups_by_id(sorted({t.backup_id for t in found if t.backup_id}))
         return TriggerList(found, backups, found[-1].id if len(found) == limit else None)
 
     def chart(self, days: int = 30) -> list[DayBucket]:

@@ -89,16 +89,19 @@ class StatusRows(StoreBase):
         with self._tx() as conn:
             return [rows.trigger_of(r) for r in conn.execute(query).mappings()]
 
-    def deliveries_of_triggers(self, trigger_ids: Sequence[str]) -> list[Delivery]:
-        found: list[Delivery] = []
+    # The same two reads (same names, same shapes) as the audit page's on main: a merge keeps one of each.
+    def deliveries_of_triggers(self, trigger_ids: Sequence[str]) -> dict[str, list[Delivery]]:
+        """Many triggers' deliveries, each list oldest first."""
+        found: dict[str, list[Delivery]] = {trigger_id: [] for trigger_id in trigger_ids}
         with self._tx() as conn:
             for chunk in _chunks(trigger_ids):
                 query = (sa.select(deliveries).where(deliveries.c.trigger_id.in_(chunk))
                          .order_by(deliveries.c.created_at, deliveries.c.id))
-                found.extend(rows.delivery_of(r) for r in conn.execute(query).mappings())
+                for row in conn.execute(query).mappings():
+                    found[row["trigger_id"]].append(rows.delivery_of(row))
         return found
 
-    def backups_by_ids(self, backup_ids: Sequence[str]) -> dict[str, Backup]:
+    def backups_by_id(self, backup_ids: Sequence[str]) -> dict[str, Backup]:
         found: dict[str, Backup] = {}
         with self._tx() as conn:
             for chunk in _chunks(backup_ids):
