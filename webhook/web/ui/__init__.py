@@ -203,7 +203,7 @@ def _page(summary: str, *, parameters: list[dict[str, Any]] | None = None) -> di
 
 _QUERY = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
           for n in ("source", "state", "caller", "limit", "before")]
-openapi.EXTRA_PATHS.update({
+PATHS: dict[str, dict[str, Any]] = {
     "/ui/": {"get": _page("Status page: latest backups per SDDC Manager, 30-day chart, service health")},
     "/ui/backups/{backup_id}": {"get": _page("One backup: its triggers, callbacks and attempts, SDDC Manager errors",
                                              parameters=[{"name": "backup_id", "in": "path", "required": True,
@@ -221,4 +221,5 @@ openapi.EXTRA_PATHS.update({
     "/ui/static/{filename}": {"get": openapi.operation(
         "The status page's stylesheet", {"200": {"description": "CSS"}}, tag="status page",
         parameters=[{"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}])},
-})
+}
+openapi.EXTRA_PATHS.update(PATHS)
