@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import history, isolation, reaction, report, servers, storm, targets
+from . import history, isolation, reaction, report, servers, status_page, storm, targets
 from .load import PREFERENCE, tool_name
 from .receiver import Receiver
 from .throughput import Context, run_ack
 
-SECTIONS = ("ack", "storm", "reaction", "growth", "isolation")
+SECTIONS = ("ack", "storm", "reaction", "growth", "isolation", "ui")
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,17 @@ class Profile:
     shared_node: bool  # all endpoints on one node (smoke: fewer start-ups) instead of one node each
     isolation_seconds: float = 5.0  # per latency phase (quiet, trickled)
     isolation_samples: int = 10  # triggers per submit-delay phase (quiet, slow callback)
+    ui_history: int = 100_000  # triggers in the store while the status page is loaded
+    ui_conns: int = 4  # a few people and a wall screen looking at once
 
 
 FULL = Profile(seconds=10, warmup=2, conns=(16, 64), storm_total=1000, storm_backup=10, storm_timeout=120,
                reaction_samples=100, growth_sizes=(1_000, 10_000, 100_000), growth_cycles=30, growth_seconds=5,
-               settle=3.0, settle_idle=1.0, shared_node=False)
+               settle=3.0, settle_idle=1.0, shared_node=False, ui_history=100_000)
 SMOKE = Profile(seconds=1, warmup=0, conns=(16,), storm_total=40, storm_backup=2, storm_timeout=30,
                 reaction_samples=3, growth_sizes=(100, 1_000), growth_cycles=3, growth_seconds=1, settle=0.5,
-                settle_idle=0.2, shared_node=True, isolation_seconds=1.0, isolation_samples=3)
+                settle_idle=0.2, shared_node=True, isolation_seconds=1.0, isolation_samples=3,
+                ui_history=1_000)
 
 
 def say(line: str) -> None:
@@ -95,6 +98,8 @@ def run(profile: Profile, mode: str, only: tuple[str, ...], out: Path, keep_work
             ctx, profile.growth_sizes, profile.growth_cycles, profile.growth_seconds)),
         "isolation": lambda: results.update(isolation=isolation.run_isolation(
             ctx, profile.isolation_seconds, profile.isolation_samples)),
+        "ui": lambda: results.update(ui=status_page.run_status_page(
+            ctx, profile.ui_history, profile.ui_conns, profile.seconds)),
     }
     try:
         for name in SECTIONS:

@@ -97,3 +97,12 @@ def test_isolation_figures_with_and_without_the_disturbance(smoke):
         assert positive(callback[phase]["median_ms"]) and positive(callback[phase]["p99_ms"])
     assert "## 6. Isolation" in markdown
     assert any(c["target"].startswith("6. ") for c in results["targets"])
+
+
+def test_the_status_page_section_measures_every_view_beside_healthz(smoke):
+    results, markdown = smoke
+    rows = {r["path"]: r for r in results["ui"]["rows"]}
+    assert {"/ui/", "/ui/triggers", "/ui/health", "/healthz"} <= set(rows)
+    for row in rows.values():
+        assert positive(row["requests"]) and positive(row["p99_ms"]) and row["errors"] == 0
+    assert "## 7. Status page" in markdown
