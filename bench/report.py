@@ -220,6 +220,16 @@ def postgres_table(pg: dict[str, Any]) -> list[str]:
     return lines
 
 
+def ui_table(ui: dict[str, Any]) -> list[str]:
+    lines = [f"{ui['history']:,} triggers in the store; {ui['conns']} connections per path, one path after another "
+             "on one `serve` node.", "", "| path | req/s | p50 ms | p99 ms | max ms | errors |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in ui["rows"]:
+        lines.append(f"| `GET {r['path']}` | {_f(r['rps'])} | {_f(r['p50_ms'], 1)} | {_f(r['p99_ms'], 1)} | "
+                     f"{_f(r['max_ms'], 1)} | {r['errors']} |")
+    return lines
+
+
 def targets_table(checks: list[dict[str, Any]]) -> list[str]:
     lines = ["| target | measured | result |", "|---|---|---|"]
     for c in checks:
@@ -249,7 +259,9 @@ def markdown(results: dict[str, Any], checks: list[dict[str, Any]]) -> str:
                 ("5. Cost growth with history", "growth", growth_table),
                 ("6. Isolation: slow clients and slow callback endpoints", "isolation", isolation_table),
                 ("7. Where the CPU of one acknowledgement goes", "costs", costs_table),
-                ("8. PostgreSQL: one and two web processes", "postgres", postgres_table)]
+                ("8. PostgreSQL: one and two web processes", "postgres", postgres_table),
+
+                ("9. Status page", "ui", ui_table)]
     for title, key, render in sections:
         if results.get(key) is not None:
             out += [f"## {title}", "", *render(results[key]), ""]

@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import costs, history, isolation, payloads, postgres, reaction, report, servers, storm, targets
+from . import costs, history, isolation, payloads, postgres, reaction, report, servers, status_page, storm, targets
 from .load import PREFERENCE, tool_name
 from .receiver import Receiver
 from .throughput import Context, run_ack
 
-SECTIONS = ("ack", "storm", "reaction", "growth", "isolation", "costs", "postgres")
+SECTIONS = ("ack", "storm", "reaction", "growth", "isolation", "costs", "postgres", "ui")
 
 
 @dataclass(frozen=True)
@@ -50,17 +50,19 @@ class Profile:
     cost_requests: int = costs.N_REQUESTS  # section 6: requests per endpoint, calls per named cost
     cost_calls: int = costs.N_CALLS
     postgres_all: bool = True  # every endpoint on PostgreSQL (smoke: the generic one, to bound its time)
+    ui_history: int = 100_000  # triggers in the store while the status page is loaded
+    ui_conns: int = 4  # a few people and a wall screen looking at once
 
 
 FULL = Profile(seconds=10, warmup=2, conns=(16, 64), storm_total=1000, storm_backup=10, storm_timeout=120,
                storm_large_total=10_000, storm_large_backup=60,
                reaction_samples=100, growth_sizes=(1_000, 10_000, 100_000), growth_cycles=30, growth_seconds=5,
-               settle=3.0, settle_idle=1.0, shared_node=False)
+               settle=3.0, settle_idle=1.0, shared_node=False, ui_history=100_000)
 SMOKE = Profile(seconds=1, warmup=0, conns=(16,), storm_total=40, storm_backup=2, storm_timeout=30,
                 storm_large_total=80, storm_large_backup=3,
                 reaction_samples=3, growth_sizes=(100, 1_000), growth_cycles=3, growth_seconds=1, settle=0.5,
                 settle_idle=0.2, shared_node=True, isolation_seconds=1.0, isolation_samples=3, cost_requests=200,
-                cost_calls=200, postgres_all=False)
+                cost_calls=200, postgres_all=False, ui_history=1_000)
 
 
 def say(line: str) -> None:
@@ -114,6 +116,8 @@ def run(profile: Profile, mode: str, only: tuple[str, ...], out: Path, keep_work
             ctx, profile.isolation_seconds, profile.isolation_samples)),
         "costs": lambda: results.update(costs=costs.run_costs(profile.cost_requests, profile.cost_calls)),
         "postgres": lambda: results.update(postgres=run_postgres(ctx, profile)),
+        "ui": lambda: results.update(ui=status_page.run_status_page(
+            ctx, profile.ui_history, profile.ui_conns, profile.seconds)),
     }
     try:
         for name in SECTIONS:

@@ -27,6 +27,9 @@ ACK_FLOOR_MS = 10.0
 DURABLE_MODES = ("FULL", "EXTRA")
 # Isolation (issue 13): a disturbed figure within this multiple of the undisturbed one in the same run.
 ISOLATION_MULTIPLE = 2.0
+# Status page (issue 16): p99 of GET /ui/ with this many triggers in the store.
+UI_P99_MS = 100.0
+UI_HISTORY = 100_000
 
 
 def _check(rows: list[dict[str, Any]], name: str, measured: str, passed: bool | None) -> None:
@@ -61,6 +64,9 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
     postgres = results.get("postgres")
     if postgres is not None:
         _postgres_targets(postgres, checks)
+    ui = results.get("ui")
+    if ui is not None:
+        _ui_targets(ui, checks)
     for section, error in results.get("errors", {}).items():
         _check(checks, f"{section} section ran", error, False)
     return checks
@@ -219,6 +225,23 @@ def _postgres_targets(postgres: dict[str, Any], checks: list[dict[str, Any]]) ->
     for node in postgres.get("durability", []):
         _check(checks, f"8. every acknowledged trigger is in the store ({node['node']} node)",
                f"{node['stored']:,} stored for {node['acked']:,} acknowledged", node["stored"] >= node["acked"])
+
+
+def _ui_targets(ui: dict[str, Any], checks: list[dict[str, Any]]) -> None:
+    """p99 of GET /ui/ with 100,000 triggers in the store, /healthz of the same run beside it."""
+    by_path = {r["path"]: r for r in ui["rows"]}
+    page, health = by_path.get("/ui/"), by_path.get("/healthz")
+    if page is None:
+        return
+    beside = f" (/healthz {health['p99_ms']:.1f} ms)" if health else ""
+    measured = f"{page['p99_ms']:.1f} ms at {ui['conns']} conns, {ui['history']:,} triggers{beside}"
+    enough = ui["history"] >= UI_HISTORY
+    _check(checks, f"9. status page: p99 of GET /ui/ ≤ {UI_P99_MS:.0f} ms with {UI_HISTORY:,} triggers",
+           measured if enough else measured + " (smaller store: not judged)",
+           (page["p99_ms"] <= UI_P99_MS and page["errors"] == 0) if enough else None)
+    for row in ui["rows"]:
+        _check(checks, f"9. status page: no errors: GET {row['path']}", f"{row['errors']} of {row['requests']}",
+               row["errors"] == 0)
 
 
 def failed(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -117,3 +117,12 @@ def test_the_large_storm_the_costs_and_postgresql_have_numbers(smoke):
         assert {"pg-floor", "pg-1web", "pg-2web"} <= servers
         assert all(positive(r["rps"]) for r in postgres["rows"])
     assert "## 7. Where the CPU" in markdown and "## 8. PostgreSQL" in markdown
+
+
+def test_the_status_page_section_measures_every_view_beside_healthz(smoke):
+    results, markdown = smoke
+    rows = {r["path"]: r for r in results["ui"]["rows"]}
+    assert {"/ui/", "/ui/triggers", "/ui/health", "/healthz"} <= set(rows)
+    for row in rows.values():
+        assert positive(row["requests"]) and positive(row["p99_ms"]) and row["errors"] == 0
+    assert "## 9. Status page" in markdown

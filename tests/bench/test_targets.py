@@ -63,3 +63,16 @@ def test_a_large_storm_must_deliver_its_last_result_within_ten_times_the_small_o
 
     checks = evaluate({"storm": small, "storm_large": {**large, "task_end_to_last_callback_s": 20.5}})
     assert next(c for c in checks if "≤ 10 ×" in c["target"])["passed"] is False
+
+
+def ui_result(history: int, p99: float) -> dict[str, object]:
+    rows = [{"path": "/ui/", "p99_ms": p99, "errors": 0, "requests": 100},
+            {"path": "/healthz", "p99_ms": 3.0, "errors": 0, "requests": 900}]
+    return {"ui": {"history": history, "conns": 4, "rows": rows}}
+
+
+def test_the_status_page_is_judged_at_100k_triggers_with_healthz_beside_it() -> None:
+    check = next(c for c in evaluate(ui_result(100_000, 80.0)) if "GET /ui/ ≤" in c["target"])
+    assert check["passed"] is True and "/healthz 3.0 ms" in check["measured"]
+    assert next(c for c in evaluate(ui_result(100_000, 120.0)) if "GET /ui/ ≤" in c["target"])["passed"] is False
+    assert next(c for c in evaluate(ui_result(1_000, 80.0)) if "GET /ui/ ≤" in c["target"])["passed"] is None

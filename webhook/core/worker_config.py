@@ -49,6 +49,9 @@ class WorkerConfig:
     # or renewed just before each attempt for this plus ``lease_margin``: it cannot lapse mid-attempt.
     attempt_deadline: float = 15.0
     lease_margin: float = 15.0
+    # An idle worker asks SDDC Manager something harmless this often, so the status page and the
+    # reachability gauge see an outage before the next backup does (None: never; see core.reachability).
+    sddc_probe_every: float | None = None
 
     @property
     def delivery_lease(self) -> float:

@@ -100,7 +100,8 @@ def list_triggers() -> ResponseReturnValue:
     if since is not None and since.tzinfo is None:
         raise InvalidRequest("since needs a time zone, e.g. 2026-11-27T10:00:00Z.")
     found = web().service.audit_page(source=args.get("source") or None, state=state, since=since, limit=limit,
-                                     before_id=args.get("before") or None)
+                                     before_id=args.get("before") or None,
+                                     caller=args.get("caller") or None)
     items = [view.status(status_url(view.trigger.id), viewer=caller) for view in found]
     next_page = None
     if len(found) == limit:
@@ -122,7 +123,7 @@ OPENAPI = openapi.Described({
             {"200": openapi.json_body(TriggerPage), **openapi.errors(400, 401)},
             security=openapi.BEARER, parameters=[
                 {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                for n in ("source", "state", "since", "limit", "before")]),
+                for n in ("source", "state", "caller", "since", "limit", "before")]),
     },
     "/v1/triggers/{trigger_id}": {
         "get": openapi.operation("A trigger, its backup and every delivery attempt",

@@ -12,11 +12,12 @@ from .backup_rows import BackupRows
 from .base import ACTIVE_SLOT, StoreBase
 from .delivery_rows import DeliveryRows
 from .engine import WriterQueue, make_engine, writer_queue
+from .status_rows import StatusRows
 from .trigger_rows import TriggerRows
 from .worker_rows import WorkerRows
 
 __all__ = ["ACTIVE_SLOT", "SqlStore", "WriterQueue", "make_engine", "writer_queue"]
 
 
-class SqlStore(TriggerRows, BackupRows, DeliveryRows, WorkerRows, StoreBase):
+class SqlStore(TriggerRows, BackupRows, DeliveryRows, WorkerRows, StatusRows, StoreBase):
     """The Store port over SQLAlchemy Core; each part lives in its own module."""

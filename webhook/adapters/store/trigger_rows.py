@@ -154,11 +154,13 @@ class TriggerRows(StoreBase):
 
     def list_triggers(
         self, *, source: str | None, state: TriggerState | None, since: datetime | None, limit: int,
-        before_id: str | None = None,
+        before_id: str | None = None, caller: str | None = None,
     ) -> list[Trigger]:
         query = sa.select(triggers)
         if source:
             query = query.where(triggers.c.source == source)
+        if caller:
+            query = query.where(triggers.c.caller == caller)
         if state:
             query = query.where(triggers.c.state == state.value)
         if since:
