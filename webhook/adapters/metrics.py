@@ -76,24 +76,6 @@ class PrometheusMetrics:
         AUTH_REFUSED.labels(source).inc()
 
 
-class HeartbeatCollector(Collector):
-    """Worker heartbeat age, read from the store at scrape time (so any web process can tell)."""
-
-    def __init__(self, last_heartbeat: Callable[[], datetime | None], now: Callable[[], datetime]) -> None:
-        self.last_heartbeat = last_heartbeat
-        self.now = now
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        gauge = GaugeMetricFamily("vcfbackup_worker_heartbeat_age_seconds",
-                                  "Seconds since the freshest worker loop heartbeat (-1: none)")
-        try:
-            beat = self.last_heartbeat()
-        except Exception:
-            beat = None
-        gauge.add_metric([], (self.now() - beat).total_seconds() if beat else -1.0)
-        yield gauge
-
-
 class StatusCollector(Collector):
     """Gauges read from the store at scrape time, so any web process tells the truth about the node.
 
