@@ -7,6 +7,7 @@ before the 202. No logging, no request ids, no metrics, no idempotency lookup, n
 
 The gap between bare Flask and this floor is the store; the gap between the floor and ``serve`` is
 the service. Run as ``python -m bench.floor_app`` with the same ``VCFBACKUP_*`` variables as the node.
+On PostgreSQL the same: one insert per trigger through the driver, one commit per batch.
 """
 
 from __future__ import annotations
@@ -37,17 +38,23 @@ def create_floor_app(settings: Settings) -> Flask:
     metadata.create_all(engine)
     queue = writer_queue(engine)
     tokens = {name: token.get_secret_value() for name, token in settings.api_tokens.items()}
-    sql = f"INSERT INTO triggers ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+    sqlite = engine.dialect.name == "sqlite"
+    marker = "?" if sqlite else "%s"
+    sql = f"INSERT INTO triggers ({', '.join(_COLUMNS)}) VALUES ({', '.join([marker] * len(_COLUMNS))})"
     default_spec = json.dumps(parse_body(b"{}").spec().model_dump(mode="json"))
     # One connection, used only by the group commit's leader (one at a time): no pool in the way.
     connection = engine.raw_connection()
 
     def commit(batch: Sequence[tuple[Any, ...]]) -> list[bool]:
         cursor = connection.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
         try:
-            cursor.executemany(sql, batch)
-            cursor.execute("COMMIT")
+            if sqlite:
+                cursor.execute("BEGIN IMMEDIATE")
+                cursor.executemany(sql, batch)
+                cursor.execute("COMMIT")
+            else:  # the driver opened the transaction; committing it is the durable step
+                cursor.executemany(sql, batch)
+                connection.commit()
         except BaseException:
             connection.rollback()
             raise

@@ -33,6 +33,7 @@ class Pool:
     url_path: str
     header_names: tuple[str, ...]
     count: int
+    method: str = "POST"
 
     @classmethod
     def write(cls, path: Path, url_path: str, header_names: Iterable[str],
@@ -68,6 +69,7 @@ class LoadResult:
     error_detail: dict[str, int] = field(default_factory=dict)
     reused: int = 0  # requests sent again after the pool ran out (duplicates where the protocol dedupes)
     cpu_ms: float | None = None  # server CPU (all its processes, user + system) per request
+    worker_cpu_ms: float | None = None  # the worker loop's part of cpu_ms (attaching, delivering)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -92,7 +94,7 @@ def run_load(base_url: str, pool: Pool, conns: int, seconds: float, work: Path) 
 
 
 _LUA = r"""
-local file, path, names = %(file)s, %(path)s, {%(names)s}
+local file, path, method, names = %(file)s, %(path)s, %(method)s, {%(names)s}
 local counter, threads = 0, {}
 function setup(thread)
   thread:set("tid", counter)
@@ -116,7 +118,7 @@ function init(args)
       end
       local headers = {}
       for j, name in ipairs(names) do headers[name] = fields[j] end
-      table.insert(reqs, wrk.format("POST", path, headers, fields[#names + 1]))
+      table.insert(reqs, wrk.format(method, path, headers, fields[#names + 1]))
     end
   end
   lines = nil
@@ -146,6 +148,7 @@ def _lua_string(text: str) -> str:
 def _run_wrk(base_url: str, pool: Pool, conns: int, seconds: float, work: Path) -> LoadResult:
     script = work / f"{pool.path.stem}.lua"
     script.write_text(_LUA % {"file": _lua_string(str(pool.path)), "path": _lua_string(pool.url_path),
+                              "method": _lua_string(pool.method),
                               "names": ", ".join(_lua_string(n) for n in pool.header_names)})
     threads = min(WRK_THREADS, conns)
     command = [*pinned(LOAD_CPU), "wrk", f"-t{threads}", f"-c{conns}", f"-d{max(1, round(seconds))}s",
@@ -189,7 +192,7 @@ def _run_python(base_url: str, pool: Pool, conns: int, seconds: float) -> LoadRe
             k += 1
             started = time.perf_counter()
             try:
-                conn.request("POST", pool.url_path, body=body, headers=headers)
+                conn.request(pool.method, pool.url_path, body=body or None, headers=headers)
                 response = conn.getresponse()
                 response.read()
                 kind = None if response.status < 400 else "status"

@@ -118,4 +118,9 @@ SLACK = Endpoint("POST /hooks/slack", "/hooks/slack", "webhook.web.slack",
                  ("Content-Type", "X-Slack-Request-Timestamp", "X-Slack-Signature"), slack_row, unique=True)
 TERRAFORM = Endpoint("POST /hooks/terraform/run-task", "/hooks/terraform/run-task", "webhook.web.terraform",
                      ("Content-Type", "X-TFC-Task-Signature"), terraform_row, unique=True)
-ENDPOINTS = (GENERIC, ALERTMANAGER, SLACK, TERRAFORM)
+# The generic trigger with Terraform context (workspace, run id) for the audit trail: the same body and token.
+TERRAFORM_HOOK = Endpoint("POST /hooks/terraform", "/hooks/terraform", "webhook.web.terraform",
+                          ("Authorization", "Content-Type"), generic_row, unique=False)
+ENDPOINTS = (GENERIC, TERRAFORM_HOOK, ALERTMANAGER, SLACK, TERRAFORM)
+# One way in per source for the storm (the four sources of issue 17).
+STORM_ENDPOINTS = (GENERIC, ALERTMANAGER, SLACK, TERRAFORM)

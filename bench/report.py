@@ -63,12 +63,15 @@ def _f(value: Any, digits: int = 0) -> str:
 
 def ack_table(ack: dict[str, Any]) -> list[str]:
     bare = {r["conns"]: r["rps"] for r in ack["rows"] if r["server"] == "bare Flask"}
+    floor = {r["conns"]: r["rps"] for r in ack["rows"] if r["server"] == "durable floor"}
     peer = {r["conns"]: peer_done_rps(r) for r in ack["rows"] if r["server"] == "peer"}
     lines = ["| server | endpoint | SQLite sync | conns | req/s | p50 ms | p99 ms | errors | server CPU ms/req | "
-             "× bare Flask | × peer |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "of which worker loop | × floor | × bare Flask | × peer |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in ack["rows"]:
         ours = r["server"] not in ("bare Flask", "durable floor", "peer")
         compared = r["server"] not in ("bare Flask", "peer")
+        ratio_floor = _f(r["rps"] / floor[r["conns"]], 2) if ours and r["conns"] in floor else ""
         ratio_bare = _f(r["rps"] / bare[r["conns"]], 2) if compared and r["conns"] in bare else ""
         ratio_peer = _f(r["rps"] / peer[r["conns"]], 2) if compared and r["conns"] in peer else ""
         server = "vcf-backup-webhook serve" if ours else r["server"]
@@ -82,11 +85,10 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
                                     if r["errors"] else "")
         lines.append(f"| {server} | {r['endpoint']} | {r.get('sync', '') if compared else ''} | {r['conns']} | "
                      f"{_f(r['rps'])} | {_f(r['p50_ms'], 1)} | {_f(r['p99_ms'], 1)} | {errors} | "
-                     f"{_f(r.get('cpu_ms'), 2)} | "
-                     f"{ratio_bare} | "
-                     f"{ratio_peer} |")
+                     f"{_f(r.get('cpu_ms'), 2)} | {_f(r.get('worker_cpu_ms'), 2) if ours else ''} | "
+                     f"{ratio_floor} | {ratio_bare} | {ratio_peer} |")
     for name in ack.get("unavailable", []):
-        lines.append(f"| {name} | not available | | | | | | | | | |")
+        lines.append(f"| {name} | not available | | | | | | | | | | | |")
     stored = sum(n["stored"] for n in ack.get("durability", []))
     acked = sum(n["acked"] for n in ack.get("durability", []))
     lines += ["", f"Durability: once each node had stopped, its stores held {stored:,} triggers for {acked:,} "
@@ -98,24 +100,38 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
     return lines
 
 
-def storm_table(storm: dict[str, Any], peer: dict[str, Any] | None) -> list[str]:
+def storm_table(storm: dict[str, Any], peer: dict[str, Any] | None, large: dict[str, Any] | None = None) -> list[str]:
     p = peer or {}
     dash = "—" if peer else "not installed"
+    runs = [storm] + ([large] if large else [])
+    head = " | ".join(f"vcf-backup-webhook, {r['triggers']:,}" for r in runs)
+
+    def cells(render: Any) -> str:
+        return " | ".join(render(r) for r in runs)
+
+    def peak(r: dict[str, Any]) -> str:
+        found = r.get("peak_mb") or {}
+        return f"{max(found.values()):.1f} MB ({max(found, key=found.get)})" if found else "n/a"
+
     return [
-        "| | vcf-backup-webhook | peer (adnanh/webhook) |", "|---|---:|---:|",
-        f"| triggers sent ({', '.join(storm['sources'])}) | {storm['triggers']:,} | {_f(p.get('triggers', dash))} |",
-        f"| sent in (16 connections) | {_f(storm['send_seconds'], 1)} s | "
-        f"{_f(p.get('send_seconds'), 1) if peer else dash} s |",
-        f"| acknowledged (2xx) | {storm['acked_2xx']:,} | {_f(p.get('acked_2xx', dash))} |",
-        f"| backups started (POSTs to /v1/backups/tasks; peer: script runs) | {storm['backups_started']} | "
-        f"{_f(p.get('backups_started', dash))} |",
-        f"| results delivered (one final callback per trigger) | {storm['results_delivered']:,} | {dash} |",
-        f"| lost / duplicated | {storm['lost']} / {storm['duplicated']} | {dash} |",
-        f"| \"backup started\" messages (Slack, run task) | {storm['started_messages']:,} | {dash} |",
-        f"| simulated backup length | {_f(storm['backup_seconds'], 0)} s | |",
-        f"| last trigger → last callback | {_f(storm['last_trigger_to_last_callback_s'], 1)} s | {dash} |",
-        f"| SDDC task terminal → last callback (poll + delivering all results) | "
-        f"{_f(storm['task_end_to_last_callback_s'], 1)} s | {dash} |",
+        f"| | {head} | peer (adnanh/webhook) |", "|---|" + "---:|" * (len(runs) + 1),
+        f"| ways in | {cells(lambda r: ', '.join(r['sources']))} | POST /hooks/backup |",
+        f"| triggers sent | {cells(lambda r: _f(r['triggers']))} | {_f(p.get('triggers', dash))} |",
+        f"| sent in (16 connections) | {cells(lambda r: _f(r['send_seconds'], 1) + ' s')} | "
+        f"{_f(p.get('send_seconds'), 1) + ' s' if peer else dash} |",
+        f"| acknowledged (2xx) | {cells(lambda r: _f(r['acked_2xx']))} | {_f(p.get('acked_2xx', dash))} |",
+        f"| backups started (POSTs to /v1/backups/tasks; peer: script runs) | "
+        f"{cells(lambda r: _f(r['backups_started']))} | {_f(p.get('backups_started', dash))} |",
+        f"| results delivered (one final callback per trigger) | {cells(lambda r: _f(r['results_delivered']))} | "
+        f"{dash} |",
+        f"| lost / duplicated | {cells(lambda r: _f(r['lost']) + ' / ' + _f(r['duplicated']))} | {dash} |",
+        f"| \"backup started\" messages (Slack, run task) | {cells(lambda r: _f(r['started_messages']))} | {dash} |",
+        f"| simulated backup length | {cells(lambda r: _f(r['backup_seconds'], 0) + ' s')} | |",
+        f"| last trigger → last callback | {cells(lambda r: _f(r['last_trigger_to_last_callback_s'], 1) + ' s')} | "
+        f"{dash} |",
+        f"| **backup end** (SDDC task terminal) **→ last callback** | "
+        f"{cells(lambda r: _f(r['task_end_to_last_callback_s'], 1) + ' s')} | {dash} |",
+        f"| peak RSS of the node's largest process | {cells(peak)} | |",
     ]
 
 
@@ -174,6 +190,46 @@ def isolation_table(iso: dict[str, Any]) -> list[str]:
     return lines
 
 
+def costs_table(costs: dict[str, Any]) -> list[str]:
+    from .costs import markdown as costs_markdown
+
+    return [f"In-process, one thread, through the real WSGI app ({costs['requests']:,} requests per endpoint; "
+            f"each cost alone over {costs['calls']:,} calls); CPU time, so a busy machine changes little.", "",
+            *costs_markdown(costs)]
+
+
+def postgres_table(pg: dict[str, Any]) -> list[str]:
+    if "unavailable" in pg:
+        return [f"Not measured: {pg['unavailable']}."]
+    floor = {r["conns"]: r["rps"] for r in pg["rows"] if r["server"] == "pg-floor"}
+    lines = [f"{pg['server']} on loopback, fsync on, {pg['seconds']:g} s per point; one `serve` node per row group "
+             f"(default settings but the web process count, one worker loop).", "",
+             "| server | web processes | endpoint | conns | req/s | p50 ms | p99 ms | errors | server CPU ms/req | "
+             "× PostgreSQL floor |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in pg["rows"]:
+        is_floor = r["server"] == "pg-floor"
+        server = "durable floor on PostgreSQL" if is_floor else "vcf-backup-webhook serve"
+        ratio = "" if is_floor or r["conns"] not in floor else _f(r["rps"] / floor[r["conns"]], 2)
+        lines.append(f"| {server} | {r['web_workers']} | {r['endpoint']} | {r['conns']} | {_f(r['rps'])} | "
+                     f"{_f(r['p50_ms'], 1)} | {_f(r['p99_ms'], 1)} | {_f(r['errors'])} | {_f(r.get('cpu_ms'), 2)} | "
+                     f"{ratio} |")
+    stored = sum(n["stored"] for n in pg["durability"])
+    acked = sum(n["acked"] for n in pg["durability"])
+    lines += ["", f"Durability: the PostgreSQL nodes' database held {stored:,} triggers for {acked:,} acknowledged "
+                  f"requests once each node had stopped."]
+    return lines
+
+
+def ui_table(ui: dict[str, Any]) -> list[str]:
+    lines = [f"{ui['history']:,} triggers in the store; {ui['conns']} connections per path, one path after another "
+             "on one `serve` node.", "", "| path | req/s | p50 ms | p99 ms | max ms | errors |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in ui["rows"]:
+        lines.append(f"| `GET {r['path']}` | {_f(r['rps'])} | {_f(r['p50_ms'], 1)} | {_f(r['p99_ms'], 1)} | "
+                     f"{_f(r['max_ms'], 1)} | {r['errors']} |")
+    return lines
+
+
 def targets_table(checks: list[dict[str, Any]]) -> list[str]:
     lines = ["| target | measured | result |", "|---|---|---|"]
     for c in checks:
@@ -195,12 +251,17 @@ def markdown(results: dict[str, Any], checks: list[dict[str, Any]]) -> str:
            f"unless a row says otherwise. "
            f"Whole run: {run['elapsed_s']:.0f} s.", ""]
     sections = [("1. Durable ack throughput and latency", "ack", lambda v: ack_table(v)),
-                ("2. Storm coalescing", "storm", lambda v: storm_table(v, results.get("peer_storm"))),
+                ("2. Storm coalescing", "storm", lambda v: storm_table(v, results.get("peer_storm"),
+                                                                       results.get("storm_large"))),
                 ("3. Reaction time", "reaction", reaction_table),
                 ("4. Memory and store size", "memory", lambda v: memory_table(v, (results.get("growth") or {})
                                                                               .get("store"))),
                 ("5. Cost growth with history", "growth", growth_table),
-                ("6. Isolation: slow clients and slow callback endpoints", "isolation", isolation_table)]
+                ("6. Isolation: slow clients and slow callback endpoints", "isolation", isolation_table),
+                ("7. Where the CPU of one acknowledgement goes", "costs", costs_table),
+                ("8. PostgreSQL: one and two web processes", "postgres", postgres_table),
+
+                ("9. Status page", "ui", ui_table)]
     for title, key, render in sections:
         if results.get(key) is not None:
             out += [f"## {title}", "", *render(results[key]), ""]

@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import history, isolation, reaction, report, servers, storm, targets
+from . import costs, history, isolation, payloads, postgres, reaction, report, servers, status_page, storm, targets
 from .load import PREFERENCE, tool_name
 from .receiver import Receiver
 from .throughput import Context, run_ack
 
-SECTIONS = ("ack", "storm", "reaction", "growth", "isolation")
+SECTIONS = ("ack", "storm", "reaction", "growth", "isolation", "costs", "postgres", "ui")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class Profile:
     storm_total: int
     storm_backup: float
     storm_timeout: float
+    storm_large_total: int  # the large storm (issue 17: 10,000), run beside the small one
+    storm_large_backup: float
     reaction_samples: int
     growth_sizes: tuple[int, ...]
     growth_cycles: int
@@ -45,14 +47,22 @@ class Profile:
     shared_node: bool  # all endpoints on one node (smoke: fewer start-ups) instead of one node each
     isolation_seconds: float = 5.0  # per latency phase (quiet, trickled)
     isolation_samples: int = 10  # triggers per submit-delay phase (quiet, slow callback)
+    cost_requests: int = costs.N_REQUESTS  # section 6: requests per endpoint, calls per named cost
+    cost_calls: int = costs.N_CALLS
+    postgres_all: bool = True  # every endpoint on PostgreSQL (smoke: the generic one, to bound its time)
+    ui_history: int = 100_000  # triggers in the store while the status page is loaded
+    ui_conns: int = 4  # a few people and a wall screen looking at once
 
 
 FULL = Profile(seconds=10, warmup=2, conns=(16, 64), storm_total=1000, storm_backup=10, storm_timeout=120,
+               storm_large_total=10_000, storm_large_backup=60,
                reaction_samples=100, growth_sizes=(1_000, 10_000, 100_000), growth_cycles=30, growth_seconds=5,
-               settle=3.0, settle_idle=1.0, shared_node=False)
+               settle=3.0, settle_idle=1.0, shared_node=False, ui_history=100_000)
 SMOKE = Profile(seconds=1, warmup=0, conns=(16,), storm_total=40, storm_backup=2, storm_timeout=30,
+                storm_large_total=80, storm_large_backup=3,
                 reaction_samples=3, growth_sizes=(100, 1_000), growth_cycles=3, growth_seconds=1, settle=0.5,
-                settle_idle=0.2, shared_node=True, isolation_seconds=1.0, isolation_samples=3)
+                settle_idle=0.2, shared_node=True, isolation_seconds=1.0, isolation_samples=3, cost_requests=200,
+                cost_calls=200, postgres_all=False, ui_history=1_000)
 
 
 def say(line: str) -> None:
@@ -66,6 +76,13 @@ def needs() -> None:
         say("note: the peer is not installed (apt-get install webhook): its rows will say 'not available'")
     if not servers.can_pin():
         say("note: taskset or a second core missing: servers and load generator are not pinned")
+
+
+def run_postgres(ctx: Context, profile: Profile) -> dict[str, Any]:
+    """Section 8, or why it could not run (no PostgreSQL server binaries: a note, not a failure)."""
+    if not postgres.available():
+        return {"unavailable": "PostgreSQL server binaries not installed (apt-get install postgresql)"}
+    return postgres.run_postgres(ctx, endpoints=payloads.ENDPOINTS if profile.postgres_all else (payloads.GENERIC,))
 
 
 def run(profile: Profile, mode: str, only: tuple[str, ...], out: Path, keep_work: bool) -> tuple[dict[str, Any], list]:
@@ -88,6 +105,8 @@ def run(profile: Profile, mode: str, only: tuple[str, ...], out: Path, keep_work
             ctx, settle=profile.settle, shared_node=profile.shared_node), strict=True)),
         "storm": lambda: results.update(
             storm=storm.run_storm(ctx, profile.storm_total, profile.storm_backup, profile.storm_timeout),
+            storm_large=storm.run_storm(ctx, profile.storm_large_total, profile.storm_large_backup,
+                                        profile.storm_large_backup + 5 * profile.storm_timeout),
             peer_storm=(storm.run_peer_storm(ctx, profile.storm_total, profile.settle)
                         if servers.peer_available() else None)),
         "reaction": lambda: results.update(reaction=reaction.run_reaction(ctx, profile.reaction_samples)),
@@ -95,6 +114,10 @@ def run(profile: Profile, mode: str, only: tuple[str, ...], out: Path, keep_work
             ctx, profile.growth_sizes, profile.growth_cycles, profile.growth_seconds)),
         "isolation": lambda: results.update(isolation=isolation.run_isolation(
             ctx, profile.isolation_seconds, profile.isolation_samples)),
+        "costs": lambda: results.update(costs=costs.run_costs(profile.cost_requests, profile.cost_calls)),
+        "postgres": lambda: results.update(postgres=run_postgres(ctx, profile)),
+        "ui": lambda: results.update(ui=status_page.run_status_page(
+            ctx, profile.ui_history, profile.ui_conns, profile.seconds)),
     }
     try:
         for name in SECTIONS:

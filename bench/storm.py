@@ -23,7 +23,7 @@ from . import payloads, servers
 from .load import connection
 from .payloads import Endpoint
 from .receiver import Receiver
-from .throughput import Context
+from .throughput import Context, MemorySampler
 
 SENDERS = 16
 
@@ -91,18 +91,20 @@ def wait_for_finals(receiver: Receiver, expected: int, timeout: float) -> None:
 
 
 def run_storm(ctx: Context, total: int, backup_seconds: float, timeout: float) -> dict[str, Any]:
-    endpoints = [ep for ep in payloads.ENDPOINTS if ep.available()]
+    endpoints = [ep for ep in payloads.STORM_ENDPOINTS if ep.available()]
     sim = SimulatorServer(SimulatorConfig(backup_seconds=backup_seconds)).start()
     receiver = Receiver().start()
     port = servers.free_port()
-    env = servers.node_env(ctx.work / "storm.db", port, sim.url, receiver.host)
+    env = servers.node_env(ctx.work / f"storm-{total}.db", port, sim.url, receiver.host)
     try:
-        with servers.serve_node(ctx.work, "storm", env) as node:
+        with servers.serve_node(ctx.work, f"storm-{total}", env) as node:
             requests = storm_requests(endpoints, total, receiver, f"storm{int(time.time())}")
+            sampler = MemorySampler(servers.node_processes(node.pid)).start()
             began = time.time()
             answers = fire(node.url, requests)
             last_ack = max((t for _, t in answers), default=began)
             wait_for_finals(receiver, total, timeout)
+            memory = sampler.stop()
             arrivals = receiver.snapshot()
             tasks = sim.state.task_views()
             posts = sim.state.backups_started
@@ -124,8 +126,9 @@ def run_storm(ctx: Context, total: int, backup_seconds: float, timeout: float) -
         "started_messages": sum(started.values()), "backup_seconds": backup_seconds,
         "last_trigger_to_last_callback_s": last_final - last_ack,
         "task_end_to_last_callback_s": last_final - task_end,
+        "peak_mb": {role: max(seen["peak_rss_mb"], seen["vmhwm_mb"]) for role, seen in memory.items()},
     }
-    ctx.say(f"  storm: {acked}/{total} acked in {result['send_seconds']:.1f} s, {posts} backup(s) started, "
+    ctx.say(f"  storm of {total}: {acked}/{total} acked in {result['send_seconds']:.1f} s, {posts} backup(s) started, "
             f"{result['results_delivered']} results, {result['lost']} lost, {result['duplicated']} duplicated")
     return result
 

@@ -7,9 +7,16 @@ from typing import Any
 
 from .servers import ROOT
 
-P99_AT_64_MS = 50.0
-CEILING_SHARE = 0.6
-PEER_MULTIPLE = 2.0
+# Section 1, all against baselines measured in the same run (issue 17; the old 0.6 × bare Flask and
+# 50 ms targets measured the stack and the CPU, not the service).
+FLOOR_SHARE = 0.8  # × the durable floor's req/s: POST /v1/triggers, POST /hooks/terraform
+FLOOR_SHARE_RICH = 0.7  # × the floor for the hooks that parse richer bodies
+RICH_ENDPOINTS = ("POST /hooks/alertmanager", "POST /hooks/slack", "POST /hooks/terraform/run-task")
+PEER_MULTIPLE = 1.1  # × the peer's rate of commands actually run ...
+PEER_GATE = 1.3  # ... judged on a CPU where the floor itself is at least this × the peer
+P99_BARE_MULTIPLE = 1.5  # p99 at 64 connections ≤ this × bare Flask's p99
+P99_CONNS = 64
+STORM_GROWTH = 10.0  # the large storm's backup end → last callback ≤ this × the 1,000-trigger figure
 SUBMIT_MEDIAN_MS = 100.0
 CALLBACK_SLACK_MS = 1000.0  # plus the poll interval
 RSS_MB = 80.0
@@ -20,6 +27,9 @@ ACK_FLOOR_MS = 10.0
 DURABLE_MODES = ("FULL", "EXTRA")
 # Isolation (issue 13): a disturbed figure within this multiple of the undisturbed one in the same run.
 ISOLATION_MULTIPLE = 2.0
+# Status page (issue 16): p99 of GET /ui/ with this many triggers in the store.
+UI_P99_MS = 100.0
+UI_HISTORY = 100_000
 
 
 def _check(rows: list[dict[str, Any]], name: str, measured: str, passed: bool | None) -> None:
@@ -34,6 +44,10 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
     storm = results.get("storm")
     if storm is not None:
         _storm_targets(storm, checks)
+    large = results.get("storm_large")
+    if large is not None:
+        _storm_targets(large, checks)
+        _storm_scaling(storm, large, checks)
     reaction = results.get("reaction")
     if reaction is not None:
         _reaction_targets(reaction, checks)
@@ -47,6 +61,12 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
     isolation = results.get("isolation")
     if isolation is not None:
         _isolation_targets(isolation, checks)
+    postgres = results.get("postgres")
+    if postgres is not None:
+        _postgres_targets(postgres, checks)
+    ui = results.get("ui")
+    if ui is not None:
+        _ui_targets(ui, checks)
     for section, error in results.get("errors", {}).items():
         _check(checks, f"{section} section ran", error, False)
     return checks
@@ -57,29 +77,21 @@ def peer_done_rps(row: dict[str, Any]) -> float:
     return float(row.get("done_rps", row["rps"]))
 
 
+def share_of_floor(endpoint: str) -> float:
+    return FLOOR_SHARE_RICH if endpoint in RICH_ENDPOINTS else FLOOR_SHARE
+
+
 def _ack_targets(ack: dict[str, Any], checks: list[dict[str, Any]]) -> None:
     rows = [r for r in ack["rows"] if r["server"] not in ("bare Flask", "durable floor", "peer") and r.get("default")]
-    bare = {r["conns"]: r["rps"] for r in ack["rows"] if r["server"] == "bare Flask"}
+    bare = {r["conns"]: r for r in ack["rows"] if r["server"] == "bare Flask"}
     floor = {r["conns"]: r["rps"] for r in ack["rows"] if r["server"] == "durable floor"}
-    peer = {r["conns"]: r for r in ack["rows"] if r["server"] == "peer"}
+    peer = {r["conns"]: peer_done_rps(r) for r in ack["rows"] if r["server"] == "peer"}
     for row in rows:
         where = f"{row['endpoint']} c={row['conns']}"
-        if row["conns"] == 64:
-            _check(checks, f"1. p99 ≤ {P99_AT_64_MS:.0f} ms at 64 conns: {row['endpoint']}",
-                   f"{row['p99_ms']:.1f} ms", row["p99_ms"] <= P99_AT_64_MS)
-        if row["conns"] in bare:
-            need = CEILING_SHARE * bare[row["conns"]]
-            # The floor (a durable insert and nothing else) says how much of a miss the store alone explains.
-            context = (f" (durable floor: {floor[row['conns']] / bare[row['conns']]:.2f} × bare)"
-                       if row["conns"] in floor else "")
-            _check(checks, f"1. ≥ {CEILING_SHARE} × bare Flask: {where}",
-                   f"{row['rps']:.0f} vs {need:.0f} req/s{context}", row["rps"] >= need)
-        if row["conns"] in peer:
-            need = PEER_MULTIPLE * peer_done_rps(peer[row["conns"]])
-            _check(checks, f"1. ≥ {PEER_MULTIPLE:.0f} × peer: {where}", f"{row['rps']:.0f} vs {need:.0f} req/s",
-                   row["rps"] >= need)
-        else:
-            _check(checks, f"1. ≥ {PEER_MULTIPLE:.0f} × peer: {where}", "peer not installed", None)
+        _floor_target(row, floor, where, checks)
+        if row["conns"] == P99_CONNS:
+            _p99_target(row, bare.get(P99_CONNS), checks)
+        _peer_target(row, floor, peer, where, checks)
         _check(checks, f"1. no errors: {where}", f"{row['errors']} of {row['requests']}", row["errors"] == 0)
     for node in ack.get("durability", []):
         _check(checks, f"1. every acknowledged trigger is in the store ({node['node']} node)",
@@ -94,16 +106,67 @@ def _ack_targets(ack: dict[str, Any], checks: list[dict[str, Any]]) -> None:
            mode in DURABLE_MODES or documented)
 
 
+def _floor_target(row: dict[str, Any], floor: dict[int, float], where: str, checks: list[dict[str, Any]]) -> None:
+    share = share_of_floor(row["endpoint"])
+    name = f"1. ≥ {share} × durable floor: {where}"
+    if row["conns"] not in floor:
+        _check(checks, name, "durable floor not measured", None)
+        return
+    need = share * floor[row["conns"]]
+    _check(checks, name, f"{row['rps']:.0f} vs {need:.0f} req/s ({row['rps'] / floor[row['conns']]:.2f} × floor)",
+           row["rps"] >= need)
+
+
+def _p99_target(row: dict[str, Any], bare: dict[str, Any] | None, checks: list[dict[str, Any]]) -> None:
+    name = f"1. p99 ≤ {P99_BARE_MULTIPLE} × bare Flask's at {P99_CONNS} conns: {row['endpoint']}"
+    if bare is None:
+        _check(checks, name, "bare Flask not measured", None)
+        return
+    limit = P99_BARE_MULTIPLE * bare["p99_ms"]
+    _check(checks, name, f"{row['p99_ms']:.1f} vs {limit:.1f} ms", row["p99_ms"] <= limit)
+
+
+def _peer_target(row: dict[str, Any], floor: dict[int, float], peer: dict[int, float], where: str,
+                 checks: list[dict[str, Any]]) -> None:
+    name = f"1. ≥ {PEER_MULTIPLE} × peer (commands run): {where}"
+    conns = row["conns"]
+    if conns not in peer:
+        _check(checks, name, "peer not installed", None)
+        return
+    need = PEER_MULTIPLE * peer[conns]
+    measured = f"{row['rps']:.0f} vs {need:.0f} req/s"
+    if conns not in floor or floor[conns] < PEER_GATE * peer[conns]:
+        # On this CPU the store alone is not far enough ahead of the peer for the target to apply.
+        gate = f"floor {floor[conns] / peer[conns]:.2f} × peer" if conns in floor else "no floor"
+        _check(checks, name, f"{measured}; not judged: {gate} < {PEER_GATE}", None)
+        return
+    _check(checks, name, measured, row["rps"] >= need)
+
+
+def _storm_scaling(small: dict[str, Any] | None, large: dict[str, Any], checks: list[dict[str, Any]]) -> None:
+    total = large["triggers"]
+    for role, mb in sorted(large.get("peak_mb", {}).items()):
+        _check(checks, f"2. storm of {total:,}: peak RSS of {role} ≤ {RSS_MB:.0f} MB", f"{mb:.1f} MB", mb <= RSS_MB)
+    name = f"2. storm of {total:,}: backup end → last callback ≤ {STORM_GROWTH:g} × the 1,000-trigger figure"
+    if small is None:
+        _check(checks, name, "no 1,000-trigger storm in this run", None)
+        return
+    base, seen = small["task_end_to_last_callback_s"], large["task_end_to_last_callback_s"]
+    limit = STORM_GROWTH * base
+    _check(checks, name, f"{seen:.1f} s vs {limit:.1f} s (1,000: {base:.1f} s)", seen <= limit)
+
+
 def _storm_targets(storm: dict[str, Any], checks: list[dict[str, Any]]) -> None:
     total = storm["triggers"]
-    _check(checks, "2. storm: every trigger acknowledged", f"{storm['acked_2xx']} of {total}",
+    what = f"2. storm of {total:,}"
+    _check(checks, f"{what}: every trigger acknowledged", f"{storm['acked_2xx']} of {total}",
            storm["acked_2xx"] == total)
-    _check(checks, "2. storm: exactly 1 POST /v1/backups/tasks", str(storm["backups_started"]),
+    _check(checks, f"{what}: exactly 1 POST /v1/backups/tasks", str(storm["backups_started"]),
            storm["backups_started"] == 1)
-    _check(checks, f"2. storm: {total} results delivered", str(storm["results_delivered"]),
+    _check(checks, f"{what}: {total} results delivered", str(storm["results_delivered"]),
            storm["results_delivered"] == total)
-    _check(checks, "2. storm: 0 lost", str(storm["lost"]), storm["lost"] == 0)
-    _check(checks, "2. storm: 0 duplicated", str(storm["duplicated"]), storm["duplicated"] == 0)
+    _check(checks, f"{what}: 0 lost", str(storm["lost"]), storm["lost"] == 0)
+    _check(checks, f"{what}: 0 duplicated", str(storm["duplicated"]), storm["duplicated"] == 0)
 
 
 def _reaction_targets(reaction: dict[str, Any], checks: list[dict[str, Any]]) -> None:
@@ -152,6 +215,33 @@ def _isolation_targets(isolation: dict[str, Any], checks: list[dict[str, Any]]) 
 
 def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} ms"
+
+
+def _postgres_targets(postgres: dict[str, Any], checks: list[dict[str, Any]]) -> None:
+    """PostgreSQL figures are reported, not judged for speed; durability is judged as on SQLite."""
+    if "unavailable" in postgres:
+        _check(checks, "8. PostgreSQL measured", postgres["unavailable"], None)
+        return
+    for node in postgres.get("durability", []):
+        _check(checks, f"8. every acknowledged trigger is in the store ({node['node']} node)",
+               f"{node['stored']:,} stored for {node['acked']:,} acknowledged", node["stored"] >= node["acked"])
+
+
+def _ui_targets(ui: dict[str, Any], checks: list[dict[str, Any]]) -> None:
+    """p99 of GET /ui/ with 100,000 triggers in the store, /healthz of the same run beside it."""
+    by_path = {r["path"]: r for r in ui["rows"]}
+    page, health = by_path.get("/ui/"), by_path.get("/healthz")
+    if page is None:
+        return
+    beside = f" (/healthz {health['p99_ms']:.1f} ms)" if health else ""
+    measured = f"{page['p99_ms']:.1f} ms at {ui['conns']} conns, {ui['history']:,} triggers{beside}"
+    enough = ui["history"] >= UI_HISTORY
+    _check(checks, f"9. status page: p99 of GET /ui/ ≤ {UI_P99_MS:.0f} ms with {UI_HISTORY:,} triggers",
+           measured if enough else measured + " (smaller store: not judged)",
+           (page["p99_ms"] <= UI_P99_MS and page["errors"] == 0) if enough else None)
+    for row in ui["rows"]:
+        _check(checks, f"9. status page: no errors: GET {row['path']}", f"{row['errors']} of {row['requests']}",
+               row["errors"] == 0)
 
 
 def failed(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -86,13 +86,18 @@ def row(server: str, endpoint: str, result: LoadResult, **extra: Any) -> dict[st
 
 
 def load_endpoint(ctx: Context, base_url: str, endpoint: Endpoint, tag: str, conns: int,
-                  callback_of: Any = None, url_path: str | None = None, pids: list[int] | None = None) -> LoadResult:
-    """One timed run; with ``pids``, also the server CPU it cost per request (``result.cpu_ms``)."""
+                  callback_of: Any = None, url_path: str | None = None, pids: list[int] | None = None,
+                  worker_pid: int | None = None) -> LoadResult:
+    """One timed run; with ``pids``, also the server CPU it cost per request (``result.cpu_ms``), and with
+    ``worker_pid`` the worker loop's part of it (``result.worker_cpu_ms``)."""
     pool = ctx.pool(endpoint, tag, ctx.seconds, callback_of, url_path)
     before = servers.cpu_seconds(pids or [])
+    worker_before = servers.cpu_seconds([worker_pid] if worker_pid else [])
     result = run_load(base_url, pool, conns, ctx.seconds, ctx.work)
     if pids:
         result.cpu_ms = 1000 * (servers.cpu_seconds(pids) - before) / max(1, result.requests)
+    if worker_pid:
+        result.worker_cpu_ms = 1000 * (servers.cpu_seconds([worker_pid]) - worker_before) / max(1, result.requests)
     pool.path.unlink(missing_ok=True)
     return result
 
@@ -134,7 +139,7 @@ def node_runs(
             acked += warmed.requests - warmed.errors if warmed else 0
             for conns in ctx.conns:
                 result = load_endpoint(ctx, node.url, endpoint, f"{label}-{name}-c{conns}", conns, callback_of,
-                                       pids=list(roles.values()))
+                                       pids=list(roles.values()), worker_pid=roles.get("worker loop"))
                 acked += result.requests - result.errors
                 ctx.say(f"  {endpoint.name + (' ' + label if env else ''):<40} c={conns:<3} {result.rps:6.0f} req/s  "
                         f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:7.1f} ms  errors {result.errors}")

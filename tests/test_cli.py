@@ -113,4 +113,4 @@ def test_demo_with_three_instances_shows_a_fan_out():
 def test_db_upgrade_brings_the_store_to_the_newest_revision(tmp_path):
     result = run("db", "upgrade", env={"VCFBACKUP_DATABASE_URL": f"sqlite:///{tmp_path / 'u.db'}"})
     assert result.returncode == 0, result.stderr
-    assert "store schema at revision 0002" in result.stdout
+    assert "store schema at revision 0003" in result.stdout

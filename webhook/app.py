@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 
 from .adapters.doorbell import Doorbell, doorbell_dir
-from .adapters.metrics import HeartbeatCollector, PrometheusMetrics, exposition
+from .adapters.metrics import PrometheusMetrics, StatusCollector, exposition
 from .adapters.notifiers import NotifierRouter, WebhookNotifier
 from .adapters.reachability import ReachabilityProbe
 from .adapters.sddc_manager import SddcManagerClient
@@ -21,7 +21,9 @@ from .core.clock import SystemClock
 from .core.delivery_policy import DeliveryPolicy
 from .core.metrics import Metrics
 from .core.ports import Clock, Notifier, SddcManager, Store
+from .core.reachability import TrackedSddcManager
 from .core.service import TriggerService
+from .core.status import StatusService
 from .core.worker import Worker
 from .core.worker_config import WorkerConfig
 from .logs import configure_logging
@@ -31,8 +33,10 @@ from .web import backups as backups_web
 from .web import errors as web_errors
 from .web import instances as instances_web
 from .web import openapi, ops, request_ids
+from .web import ui as ui_web
 from .web.context import EXTENSION, WebContext
 from .web.responses import AppResponse
+from .web.ui.auth import UiAuth
 
 
 @dataclass
@@ -44,6 +48,9 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
     wake: Callable[[], None] | None = None
     metrics: Metrics = field(default_factory=PrometheusMetrics)
+
+    def status_service(self) -> StatusService:
+        return StatusService(self.store, self.clock, worker_stale_after=self.settings.worker_stale_after)
 
     def trigger_service(self) -> TriggerService:
         return TriggerService(self.store, self.clock, callback_policy(self.settings), wake=self.wake,
@@ -134,13 +141,19 @@ def build_worker(
     config = WorkerConfig(
         lease_seconds=settings.worker_lease, poll_initial=settings.poll_interval,
         poll_max=settings.poll_max_interval, backup_timeout=settings.backup_timeout, retention=settings.retention,
-        attempt_deadline=settings.callback_timeout, instance_threads=settings.instance_threads,
+        attempt_deadline=settings.callback_timeout, sddc_probe_every=settings.sddc_probe_interval or None,
+        instance_threads=settings.instance_threads,
     )
     if worker_id:
         config = replace(config, worker_id=worker_id)
+    clock = clock or SystemClock()
     clients = sddc if sddc is not None else build_sddc_clients(settings)
-    return Worker(store, clients, notifier or build_notifier(settings, store),
-                  clock or SystemClock(), config,
+    tracked: SddcManager | dict[str, SddcManager]
+    if isinstance(clients, Mapping):  # each instance's reachability recorded under its own name
+        tracked = {name: TrackedSddcManager(client, store, clock, instance=name) for name, client in clients.items()}
+    else:
+        tracked = TrackedSddcManager(clients, store, clock)
+    return Worker(store, tracked, notifier or build_notifier(settings, store), clock, config,
                   DeliveryPolicy(budget_seconds=settings.callback_budget, started_event_kinds=started_kinds()),
                   metrics=PrometheusMetrics())
 
@@ -169,20 +182,32 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     sources = registered()
-    modules = [ops, openapi, *(load(source.web) for source in sources), backups_web, instances_web]
+    modules = [ops, openapi, *(load(source.web) for source in sources), backups_web, instances_web, ui_web]
+    status = services.status_service()
     app.extensions[EXTENSION] = WebContext(
         service=services.trigger_service(),
         api_tokens={name: token.get_secret_value() for name, token in settings.api_tokens.items()},
         max_wait=settings.max_wait,
         public_url=settings.public_url,
         worker_stale_after=settings.worker_stale_after,
-        metrics_text=exposition(settings.metrics_dir, HeartbeatCollector(services.store.last_heartbeat,
-                                                                          services.clock.now)),
+        metrics_text=exposition(settings.metrics_dir, StatusCollector(status.snapshot, services.clock.now)),
         sources=source_configs(settings, sources),
         openapi=openapi.document(module.OPENAPI for module in modules),
+        status=status,
+        ui=ui_auth(settings),
     )
     web_errors.register_error_handlers(app)
     request_ids.install(app)
     for module in modules:
         app.register_blueprint(module.bp)
     return app
+
+
+def ui_auth(settings: Settings) -> UiAuth:
+    """Status page credentials: its own tokens if set, else the API tokens; a secret from settings or random."""
+    tokens = settings.ui_tokens or settings.api_tokens
+    return UiAuth.with_secret(
+        {name: token.get_secret_value() for name, token in tokens.items()},
+        settings.ui_secret.get_secret_value() if settings.ui_secret else None,
+        proxy_user_header=settings.ui_proxy_user_header, session_lifetime=settings.ui_session_lifetime,
+        secure_cookie=(settings.public_url or "").startswith("https://"))

@@ -101,6 +101,7 @@ def run_demo(*, port: int, backup_seconds: float, auto: bool, once: bool, echo: 
         database_url=f"sqlite:///{workdir / 'demo.db'}", api_tokens={"demo": token},
         callback_allowed_hosts=[f"127.0.0.1:{receiver.port}"], callback_allow_http=True,
         callback_signing_secret=secret, poll_interval=1.0, poll_max_interval=2.0, log_level="WARNING",
+        ui_secret=secrets.token_urlsafe(32),
     )
     wake, stop = threading.Event(), threading.Event()
     store = build_store(settings)
@@ -128,7 +129,8 @@ def run_demo(*, port: int, backup_seconds: float, auto: bool, once: bool, echo: 
     echo("Follow it (replace TRIGGER_ID; ?wait=60 blocks until it ends):")
     echo(f"  curl -s '{url}/v1/triggers/TRIGGER_ID?wait=60' -H 'Authorization: Bearer {token}'")
     echo("Count the backups SDDC Manager ran:")
-    echo(f"  curl -s {sim.url}/sim/state\n")
+    echo(f"  curl -s {sim.url}/sim/state")
+    echo(f"Look at it (log in with the token above): {url}/ui/\n")
     echo("Terraform (README section \"Terraform\"): in the shell that runs terraform,")
     echo(f"  export VCFBACKUP_TRIGGER_URL={url} VCFBACKUP_TRIGGER_TOKEN={token}\n")
     fired: threading.Thread | None = None

@@ -65,7 +65,7 @@ class FileSecretsSource(PydanticBaseSettingsSource):
 
 SECRET_FIELDS = frozenset({
     "sddc_password", "api_tokens", "callback_signing_secret", "alertmanager_token", "alertmanager_password",
-    "slack_signing_secret", "tfc_hmac_key",
+    "slack_signing_secret", "tfc_hmac_key", "ui_tokens", "ui_secret",
 })
 
 
@@ -196,6 +196,28 @@ class Settings(BaseSettings):
     tfc_workspace_instances: CommaList = Field(
         default_factory=list, description="HCP Terraform workspace → instance, as pattern=instance pairs: "
                                           "a workspace name glob (prod-eu-*=eu-west) or tag:<tag>=instance")
+    # Status page (/ui/)
+    ui_tokens: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=dict, description="Tokens for the status page /ui/ as name:token pairs, comma-separated "
+                                          "(default: the API tokens)")
+    ui_secret: SecretStr | None = Field(
+        None, description="Key that signs status page login cookies (default: a random key per start, so a "
+                          "restart logs everyone out)")
+    ui_proxy_user_header: str | None = Field(
+        None, description="Header a reverse proxy sets to the user it authenticated (e.g. X-Forwarded-User); "
+                          "only set it when the proxy strips that header from clients")
+    ui_session_lifetime: Duration = Field(12 * 3600.0, description="How long a status page login lasts")
+    sddc_probe_interval: Duration = Field(
+        60.0, description="An idle worker checks SDDC Manager answers this often, for the status page and "
+                          "vcfbackup_sddc_manager_up (0 = only when it has work)")
+
+    @field_validator("ui_tokens", mode="before")
+    @classmethod
+    def _parse_ui_tokens(cls, value: object) -> object:
+        try:
+            return cls._parse_tokens(value)
+        except ValueError:
+            raise ValueError("VCFBACKUP_UI_TOKENS must be name:token pairs separated by commas") from None
 
     @field_validator("api_tokens", mode="before")
     @classmethod

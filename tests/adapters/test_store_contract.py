@@ -234,6 +234,19 @@ def test_callback_secrets_are_forgotten_everywhere(store: Store):
     assert all("access_token" not in d.target.options for d in store.deliveries_of_trigger(owner.id))
 
 
+def test_a_final_attempt_erases_its_callback_secrets_in_the_same_commit(store: Store):
+    owner = store.add_trigger(trigger(1, callback=TARGET), [])[0]
+    store.add_deliveries([delivery(owner)])
+    claimed = store.claim_deliveries("w1", NOW, 600, 10)[0]
+    final = RecordedAttempt(delivery_id=claimed.id, attempt=DeliveryAttempt(at=NOW, status_code=200),
+                            state=DeliveryState.DELIVERED, forget_options=["access_token"])
+    store.record_attempts("w1", [final])
+    stored = store.get_trigger(owner.id)
+    assert stored is not None and stored.callback is not None and "access_token" not in stored.callback.options
+    assert [d.state for d in store.deliveries_of_trigger(owner.id)] == [DeliveryState.DELIVERED]
+    assert all("access_token" not in d.target.options for d in store.deliveries_of_trigger(owner.id))
+
+
 # ---------------------------------------------------------------------------------------- workers
 def test_heartbeats_leases_and_wake_up_times(store: Store):
     store.ping()

@@ -108,6 +108,9 @@ def test_a_release_database_upgrades_in_place_and_keeps_every_row(old_database: 
         assert [d.state for d in store.deliveries_of_trigger("trg_done")] == [DeliveryState.DELIVERED]
         assert [d.id for d in store.deliveries_of_trigger("trg_riding")] == ["dlv_owed"]
         assert store.last_heartbeat() is not None
+        with store.engine.connect() as conn:  # the indexes later releases added are there too
+            indexes = {i["name"] for i in sa.inspect(conn).get_indexes("backups")}
+        assert {"ix_backups_created", "ix_backups_instance_key_state"} <= indexes
         # A second start finds the newest revision and changes nothing.
         again = SqlStore.from_url(old_database)
         assert again.get_trigger("trg_done") == done

@@ -39,7 +39,7 @@ def test_every_endpoint_the_ceiling_the_floor_and_the_peer_get_numbers(smoke):
     rows = results["ack"]["rows"]
     measured = {r["endpoint"] for r in rows if r["server"] not in BASELINES}
     unavailable = results["ack"]["unavailable"]
-    for endpoint in ("POST /v1/triggers", "POST /hooks/alertmanager", "POST /hooks/slack",
+    for endpoint in ("POST /v1/triggers", "POST /hooks/terraform", "POST /hooks/alertmanager", "POST /hooks/slack",
                      "POST /hooks/terraform/run-task"):
         assert endpoint in measured or endpoint in unavailable
     assert any(r["sync"] == "NORMAL" for r in rows if r["server"] not in BASELINES)
@@ -97,3 +97,32 @@ def test_isolation_figures_with_and_without_the_disturbance(smoke):
         assert positive(callback[phase]["median_ms"]) and positive(callback[phase]["p99_ms"])
     assert "## 6. Isolation" in markdown
     assert any(c["target"].startswith("6. ") for c in results["targets"])
+
+
+def test_the_large_storm_the_costs_and_postgresql_have_numbers(smoke):
+    results, markdown = smoke
+    large = results["storm_large"]
+    assert large["triggers"] > results["storm"]["triggers"]
+    assert isinstance(large["results_delivered"], int) and positive(max(large["peak_mb"].values()))
+    costs = results["costs"]
+    assert positive(costs["totals_us"]["durable floor"]) and positive(costs["totals_us"]["POST /v1/triggers"])
+    assert not any(costs["errors"].values()), costs["errors"]
+    named = {row["cost"] for row in costs["costs"]}
+    assert {"request id (take or make, echo)", "cooldown lookup (read before the write)",
+            "Slack signature check (slack_sdk SignatureVerifier)"} <= named
+    assert all(positive(row["us"]) for row in costs["costs"])
+    postgres = results["postgres"]
+    if "unavailable" not in postgres:
+        servers = {r["server"] for r in postgres["rows"]}
+        assert {"pg-floor", "pg-1web", "pg-2web"} <= servers
+        assert all(positive(r["rps"]) for r in postgres["rows"])
+    assert "## 7. Where the CPU" in markdown and "## 8. PostgreSQL" in markdown
+
+
+def test_the_status_page_section_measures_every_view_beside_healthz(smoke):
+    results, markdown = smoke
+    rows = {r["path"]: r for r in results["ui"]["rows"]}
+    assert {"/ui/", "/ui/triggers", "/ui/health", "/healthz"} <= set(rows)
+    for row in rows.values():
+        assert positive(row["requests"]) and positive(row["p99_ms"]) and row["errors"] == 0
+    assert "## 9. Status page" in markdown

@@ -85,6 +85,16 @@ def test_triggers_coalesce_onto_one_backup(service, store, clock):
     assert store.get_trigger(late.id).state is TriggerState.DONE
 
 
+def test_a_backup_with_more_riders_than_a_page_completes_every_one_a_page_at_a_time(service, store, clock):
+    sddc, notifier = FakeSddc(["In Progress", "Successful"]), RecordingNotifier()
+    worker = make_worker(store, clock, sddc, notifier, batch=3)
+    riders = [accept(service, clock, reason=f"r{i}") for i in range(8)]
+    run_until_quiet(worker, clock)
+    assert len(sddc.started) == 1
+    assert {store.get_trigger(t.id).state for t in riders} == {TriggerState.DONE}
+    assert sorted(d.trigger_id for d in notifier.sent) == sorted(t.id for t in riders)  # once each
+
+
 def test_crash_after_post_adopts_the_running_task_instead_of_posting_again(service, store, clock):
     sddc = FakeSddc(["In Progress", "Successful"])
     sddc.crash_after_start = True

@@ -27,8 +27,11 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Yields a SQLAlchemy URL of an empty database; the server is stopped and deleted afterwards."""
+def postgres_server(*, durable: bool = False) -> Iterator[str]:
+    """Yields a SQLAlchemy URL of an empty database; the server is stopped and deleted afterwards.
+
+    ``durable``: fsync as a production server does (the bench); tests skip it for speed.
+    """
     bin_dir = binaries()
     assert bin_dir is not None
     root = Path(tempfile.mkdtemp(prefix="vcfbackup-pg-"))
@@ -40,7 +43,8 @@ def postgres_server() -> Iterator[str]:
                                      "--no-sync"]), check=True, capture_output=True)
         server = subprocess.Popen(_as_postgres([
             str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root),
-            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"]),
+            "-c", "listen_addresses=127.0.0.1", "-c", f"fsync={'on' if durable else 'off'}",
+            "-c", "max_connections=200"]),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"

@@ -371,7 +371,13 @@ class BackupStep:
         self.metrics.backup_ended(backup.state.value,
                                   (backup.completed_at - started).total_seconds() if started else None,
                                   backup.instance)
-        self.completer.complete(self.store.triggers_of_backup(backup.id, TriggerState.ATTACHED), backup, None)
+        # A page at a time (10,000 riders must not sit in memory); after a crash the attach step's sweep ends the rest.
+        seen: set[str] = set()
+        while riders := self.store.triggers_of_backup(backup.id, TriggerState.ATTACHED, limit=self.config.batch):
+            if seen.intersection(t.id for t in riders):
+                break  # not finished by the last page (another worker's lease?): the sweep will see to it
+            seen.update(t.id for t in riders)
+            self.completer.complete(riders, backup, None)
 
 
 def _already_running(exc: SddcManagerError) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -126,24 +127,34 @@ class CallbackPolicy:
             raise CallbackRefused(f"{what} must be an absolute https URL.")
         if parts.username or parts.password:
             raise CallbackRefused(f"{what} must not carry credentials in the URL.")
-        if is_forbidden_address(host):
-            raise CallbackRefused(f"{what} host {host} is a link-local or metadata address and is never called.")
-        effective_port = port or (443 if scheme == "https" else 80)
-        remediation = f"Ask the operators to add it to {self.setting_name} (host or host:port entries)."
-        if not self.allowlist.allows(host, effective_port):
-            raise CallbackRefused(f"{what} host {host}:{effective_port} is not on the allowlist "
-                                  f"({self.setting_name}).", remediation=remediation)
-        if is_internal_address(host) and not self.allowlist.names(host, effective_port):
-            # A wildcard such as a bare "*" must not open loopback and internal ports to every caller.
-            raise CallbackRefused(f"{what} host {host} is a loopback or private address, which a wildcard entry "
-                                  f"does not cover.", remediation=f"List it by name in {self.setting_name} "
-                                                                  "(host or host:port) if it is meant.")
-        if scheme == "http" and not self._http_allowed(host, effective_port):
-            if self.http_to_exact_ports:
-                raise CallbackRefused(f"{what} uses plain http, which is only allowed to a host:port listed "
-                                      f"exactly in {self.setting_name}.", remediation=remediation)
-            raise CallbackRefused(
-                f"{what} uses plain http, which is off.",
-                remediation="Use https, or set VCFBACKUP_CALLBACK_ALLOW_HTTP=true for a trusted network.",
-            )
+        refusal = _refusal(self, scheme, host, port or (443 if scheme == "https" else 80))
+        if refusal is not None:
+            message, remediation = refusal
+            raise CallbackRefused(message, remediation=remediation)
         return url
+
+
+@functools.lru_cache(maxsize=1024)
+def _refusal(policy: CallbackPolicy, scheme: str, host: str, port: int) -> tuple[str, str | None] | None:
+    """Why ``policy`` refuses this scheme, host and port (message, remediation), or None.
+
+    Cached: the answer depends only on these, and every hook request with a callback asks it again
+    for the same few hosts (the per-URL checks above still run on every call).
+    """
+    what = policy.what
+    if is_forbidden_address(host):
+        return f"{what} host {host} is a link-local or metadata address and is never called.", None
+    remediation = f"Ask the operators to add it to {policy.setting_name} (host or host:port entries)."
+    if not policy.allowlist.allows(host, port):
+        return (f"{what} host {host}:{port} is not on the allowlist ({policy.setting_name}).", remediation)
+    if is_internal_address(host) and not policy.allowlist.names(host, port):
+        # A wildcard such as a bare "*" must not open loopback and internal ports to every caller.
+        return (f"{what} host {host} is a loopback or private address, which a wildcard entry does not cover.",
+                f"List it by name in {policy.setting_name} (host or host:port) if it is meant.")
+    if scheme == "http" and not policy._http_allowed(host, port):
+        if policy.http_to_exact_ports:
+            return (f"{what} uses plain http, which is only allowed to a host:port listed exactly in "
+                    f"{policy.setting_name}.", remediation)
+        return (f"{what} uses plain http, which is off.",
+                "Use https, or set VCFBACKUP_CALLBACK_ALLOW_HTTP=true for a trusted network.")
+    return None

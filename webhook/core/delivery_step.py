@@ -100,13 +100,13 @@ class DeliveryStep:
                                   duration_ms=int((finished - started).total_seconds() * 1000))
         state, next_at = self.policy.next_state(delivery, result, finished)
         forget = delivery.target.options.get("forget_after_final")
+        final = state is not DeliveryState.PENDING and delivery.event is not DeliveryEvent.STARTED
         with self._lock:
+            # The final word is out (or never will be): secrets kept only for it go with its record.
             self.unrecorded.add(RecordedAttempt(delivery_id=delivery.id, attempt=attempt, state=state,
                                                 next_attempt_at=next_at,
-                                                last_error=None if result.ok else result.error), finished)
-            if forget and state is not DeliveryState.PENDING and delivery.event is not DeliveryEvent.STARTED:
-                # The final word is out (or never will be): secrets kept only for it go, once it is recorded.
-                self.unrecorded.forget.append((delivery.trigger_id, list(forget)))
+                                                last_error=None if result.ok else result.error,
+                                                forget_options=list(forget) if forget and final else []), finished)
         outcome = {DeliveryState.DELIVERED: "delivered", DeliveryState.GAVE_UP: "gave_up"}.get(state, "retry")
         self.metrics.delivery(delivery.target.kind, outcome, len(delivery.attempts) + 1)
         log.info("delivery attempt", extra={
@@ -123,8 +123,6 @@ class DeliveryStep:
             batch, self.unrecorded = self.unrecorded, _Unrecorded()
         if batch.attempts:
             self.store.record_attempts(self.owner, batch.attempts)
-        for trigger_id, keys in batch.forget:
-            self.store.forget_callback_options(trigger_id, keys)
 
     def _deadline_stands(self, delivery: Delivery) -> bool:
         """A deadline delivery speaks only if it can still finish its trigger (the backup did not end first).
@@ -265,10 +263,9 @@ def _host(url: str) -> str:
 
 @dataclass
 class _Unrecorded:
-    """Attempts sent but not yet recorded, and the callback secrets to erase once they are."""
+    """Attempts sent but not yet recorded."""
 
     attempts: list[RecordedAttempt] = field(default_factory=list)
-    forget: list[tuple[str, list[str]]] = field(default_factory=list)
     since: datetime | None = None
 
     def add(self, attempt: RecordedAttempt, at: datetime) -> None:

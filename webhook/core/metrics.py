@@ -19,6 +19,9 @@ class Metrics(Protocol):
 
     def store_error(self) -> None: ...
 
+    def auth_refused(self, source: str) -> None:
+        """A request refused for a missing or wrong credential (source: the endpoint's blueprint, or ui)."""
+
 
 class NullMetrics:
     def trigger(self, source: str, outcome: str, reason: str = "") -> None:
@@ -34,4 +37,7 @@ class NullMetrics:
         pass
 
     def store_error(self) -> None:
+        pass
+
+    def auth_refused(self, source: str) -> None:
         pass

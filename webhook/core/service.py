@@ -179,18 +179,18 @@ class TriggerService:
 
     def history(
         self, *, source: str | None = None, state: TriggerState | None = None, since: datetime | None = None,
-        limit: int = 50, before_id: str | None = None, instance: str | None = None,
+        limit: int = 50, before_id: str | None = None, caller: str | None = None, instance: str | None = None,
     ) -> list[Trigger]:
         return self.store.list_triggers(source=source, state=state, since=since, limit=limit, before_id=before_id,
-                                        instance=instance)
+                                        caller=caller, instance=instance)
 
     def audit_page(
         self, *, source: str | None = None, state: TriggerState | None = None, since: datetime | None = None,
-        limit: int = 50, before_id: str | None = None, instance: str | None = None,
+        limit: int = 50, before_id: str | None = None, caller: str | None = None, instance: str | None = None,
     ) -> list[TriggerView]:
         """A page of the audit trail with each trigger's backup and deliveries, in three reads whatever its size."""
         found = self.history(source=source, state=state, since=since, limit=limit, before_id=before_id,
-                             instance=instance)
+                             caller=caller, instance=instance)
         backups = self.store.backups_by_id([t.backup_id for t in found if t.backup_id])
         deliveries = self.store.deliveries_of_triggers([t.id for t in found])
         views = []

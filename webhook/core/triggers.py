@@ -166,6 +166,9 @@ class RecordedAttempt(Record):
     state: DeliveryState
     next_attempt_at: datetime | None = None
     last_error: str | None = None
+    # Callback options (a run task's access token) to erase from the trigger and its deliveries in the
+    # same commit: the final word is out, and no crash may leave the secret behind once it is recorded.
+    forget_options: list[str] = Field(default_factory=list)
 
 
 class AttemptResult(Record):

@@ -46,6 +46,7 @@ class Worker:
     ) -> None:
         self.metrics: Metrics = metrics or NullMetrics()
         self.store = store
+        self.sddc = sddc
         self.clock = clock
         self.config = config or WorkerConfig()
         self.policy = delivery_policy or DeliveryPolicy()
@@ -82,6 +83,7 @@ class Worker:
         if not self._senders_running:
             more = self.deliver() or more
         self.prune_history()
+        self._probe_sddc()
         return more
 
     def deliver(self) -> bool:
@@ -151,6 +153,14 @@ class Worker:
             self._fault = fault
         except Exception:  # the store itself may be what fails: /readyz sees that on its own
             log.warning("worker health not recorded", extra={"event": "worker.health_unrecorded"})
+
+    def _probe_sddc(self) -> None:
+        if not self.config.sddc_probe_every:
+            return
+        for sddc in self.backups.sddcs.values():  # every instance of the fleet
+            probe = getattr(sddc, "probe", None)
+            if probe is not None:
+                probe(self.config.sddc_probe_every)
 
     def prune_history(self) -> None:
         """Drop finished history past the retention, at most every ``prune_every`` seconds."""

@@ -52,6 +52,9 @@ class WorkerConfig:
     # With several SDDC Managers, at most this many instances are submitted to and polled at once
     # (each instance's work on its own thread, one job per instance at a time).
     instance_threads: int = 16
+    # An idle worker asks SDDC Manager something harmless this often, so the status page and the
+    # reachability gauge see an outage before the next backup does (None: never; see core.reachability).
+    sddc_probe_every: float | None = None
 
     @property
     def delivery_lease(self) -> float:

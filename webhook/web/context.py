@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from flask import current_app
 
 from ..core.service import TriggerService
+from ..core.status import StatusService
 
 EXTENSION = "vcf_backup_webhook"
 
@@ -24,6 +25,8 @@ class WebContext:
     worker_stale_after: float = 60.0
     sources: dict[str, object] = field(default_factory=dict)  # registry name → that source's config
     metrics_text: Callable[[], bytes] = lambda: b""
+    status: StatusService | None = None  # the status page's read-only views
+    ui: Any = None  # web.ui.auth.UiAuth: who may read the status page
     openapi: dict[str, Any] = field(default_factory=dict)  # the document, built from the registered modules
 
     def source_config(self, name: str, kind: type[C]) -> C:

@@ -33,6 +33,8 @@ def error_response(error: ServiceError) -> Response:
         "error": error.message, "referenceToken": token, "path": request.path, "method": request.method})
     if request.method == "POST" and error.status < 500:
         _count_rejection(error)
+    if error.status == 401:
+        count_auth_refused(request.blueprint or "unknown")
     response = jsonify(error.to_error(token).to_json_dict())
     response.status_code = error.status
     if error.status == 401:
@@ -44,6 +46,12 @@ def _count_rejection(error: ServiceError) -> None:
     context = current_app.extensions.get(EXTENSION)
     if context is not None:
         context.service.metrics.trigger(request.blueprint or "unknown", "rejected", error.error_code)
+
+
+def count_auth_refused(source: str) -> None:
+    context = current_app.extensions.get(EXTENSION)
+    if context is not None:
+        context.service.metrics.auth_refused(source)
 
 
 def register_error_handlers(app: Flask) -> None:

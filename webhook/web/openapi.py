@@ -101,6 +101,7 @@ def document(parts: Iterable[Described]) -> dict[str, Any]:
                 "basic": {"type": "http", "scheme": "basic"},
                 "slackSignature": {"type": "apiKey", "in": "header", "name": "X-Slack-Signature"},
                 "tfcSignature": {"type": "apiKey", "in": "header", "name": "X-TFC-Task-Signature"},
+                "uiSession": {"type": "apiKey", "in": "cookie", "name": "vcfbackup_ui"},
             },
         },
     }

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import secrets
 
 from flask import Flask, Response, g, has_request_context, request
 
 _SANE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class _Ids:
+    """16 hex characters: a random prefix per process and a counter (ids tie log lines together; they
+    need to be unique, not secret, and reading the kernel's random source per request showed up)."""
+
+    def __init__(self) -> None:
+        self.renew()
+
+    def renew(self) -> None:
+        self._prefix, self._counter = secrets.token_hex(4), itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFF:08x}"
+
+
+_ids = _Ids()
+os.register_at_fork(after_in_child=_ids.renew)  # each gunicorn worker gets its own prefix
 
 
 class RequestIdFilter(logging.Filter):
@@ -22,7 +42,7 @@ def install(app: Flask) -> None:
     @app.before_request
     def _take_request_id() -> None:
         offered = request.headers.get("X-Request-Id", "")
-        g.request_id = offered if _SANE.match(offered) else secrets.token_hex(8)
+        g.request_id = offered if offered and _SANE.match(offered) else _ids.next()
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:

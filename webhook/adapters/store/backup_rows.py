@@ -16,6 +16,9 @@ from . import rows
 from .base import ACTIVE, DEFAULT_INSTANCE, StoreBase, log
 from .schema import backups
 
+# The worker asks this on every pass that attaches triggers: a built statement saves it the building.
+_ACTIVE = sa.select(backups).where(backups.c.active_slot == sa.bindparam("instance"))
+
 
 class BackupRows(StoreBase):
     """Backups: one active at a time per instance (active_slot holds the instance), worked on under a lease."""
@@ -42,7 +45,7 @@ class BackupRows(StoreBase):
 
     def active_backup(self, instance: str = DEFAULT_INSTANCE) -> Backup | None:
         with self._tx() as conn:
-            row = conn.execute(sa.select(backups).where(backups.c.active_slot == instance)).mappings().first()
+            row = conn.execute(_ACTIVE, {"instance": instance}).mappings().first()
         return rows.backup_of(row) if row else None
 
     def open_backup(self, backup: Backup) -> tuple[Backup, bool]:

@@ -82,8 +82,13 @@ class DeliveryRows(StoreBase):
                 }
                 if recorded.state is DeliveryState.DELIVERED:
                     values["delivered_at"] = recorded.attempt.at.timestamp()
-                conn.execute(deliveries.update().where(
+                done = conn.execute(deliveries.update().where(
                     deliveries.c.id == recorded.delivery_id, deliveries.c.lease_owner == owner).values(**values))
+                if recorded.forget_options and done.rowcount:
+                    trigger_id = conn.execute(sa.select(deliveries.c.trigger_id).where(
+                        deliveries.c.id == recorded.delivery_id)).scalar()
+                    if trigger_id is not None:
+                        _forget(conn, trigger_id, recorded.forget_options)
 
     def cancel_delivery(self, delivery_id: str, owner: str, reason: str) -> None:
         with self._tx(write=True) as conn:
@@ -137,14 +142,18 @@ class DeliveryRows(StoreBase):
 
     def forget_callback_options(self, trigger_id: str, keys: Sequence[str]) -> None:
         """Delete callback options (a run task's access token) from a trigger and all its deliveries."""
-        def without(target: Any) -> Any:
-            options = {k: v for k, v in (target.get("options") or {}).items() if k not in keys}
-            return {**target, "options": options}
-
         with self._tx(write=True) as conn:
-            callback = conn.execute(sa.select(triggers.c.callback).where(triggers.c.id == trigger_id)).scalar()
-            if callback:
-                conn.execute(triggers.update().where(triggers.c.id == trigger_id).values(callback=without(callback)))
-            for delivery_id, target in conn.execute(sa.select(deliveries.c.id, deliveries.c.target).where(
-                    deliveries.c.trigger_id == trigger_id)).all():
-                conn.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(target=without(target)))
+            _forget(conn, trigger_id, keys)
+
+
+def _forget(conn: Connection, trigger_id: str, keys: Sequence[str]) -> None:
+    def without(target: Any) -> Any:
+        options = {k: v for k, v in (target.get("options") or {}).items() if k not in keys}
+        return {**target, "options": options}
+
+    callback = conn.execute(sa.select(triggers.c.callback).where(triggers.c.id == trigger_id)).scalar()
+    if callback:
+        conn.execute(triggers.update().where(triggers.c.id == trigger_id).values(callback=without(callback)))
+    for delivery_id, target in conn.execute(sa.select(deliveries.c.id, deliveries.c.target).where(
+            deliveries.c.trigger_id == trigger_id)).all():
+        conn.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(target=without(target)))

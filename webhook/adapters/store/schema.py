@@ -44,6 +44,7 @@ triggers = sa.Table(
     sa.Index("ix_triggers_received", "received_at"),
     sa.Index("ix_triggers_correlation", "source", "correlation_key", "received_at"),
     sa.Index("ix_triggers_parent", "parent_id"),
+    sa.Index("ix_triggers_caller_received", "caller", "received_at"),  # the status page's caller filter
 )
 
 backups = sa.Table(
@@ -74,6 +75,7 @@ backups = sa.Table(
     sa.Index("ix_backups_key_state_completed", "spec_key", "state", "completed_at"),
     sa.Index("ix_backups_state", "state"),
     sa.Index("ix_backups_instance_key_state", "instance", "spec_key", "state", "completed_at"),
+    sa.Index("ix_backups_created", "created_at"),  # the status page: latest backups, 30 days of outcomes
 )
 
 deliveries = sa.Table(
@@ -112,4 +114,16 @@ worker_faults = sa.Table(
     sa.Column("worker_id", sa.String(40), primary_key=True),
     sa.Column("since", sa.Float, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
+)
+
+# The last word a worker had from each SDDC Manager (one row per instance): the status page and the
+# reachability gauge read it, so any web process can tell without calling SDDC Manager itself.
+sddc_contacts = sa.Table(
+    "sddc_contacts",
+    metadata,
+    sa.Column("instance", sa.String(100), primary_key=True),
+    sa.Column("reachable", sa.Boolean, nullable=False),
+    sa.Column("checked_at", sa.Float, nullable=False),
+    sa.Column("last_ok_at", sa.Float),
+    sa.Column("error", sa.Text),
 )

@@ -34,6 +34,13 @@ _RECENT_CORRELATED = (
     .where(triggers.c.source == sa.bindparam("source"), triggers.c.correlation_key == sa.bindparam("key"),
            triggers.c.received_at >= sa.bindparam("since"), triggers.c.state != TriggerState.SKIPPED.value)
     .order_by(triggers.c.received_at.desc()).limit(1))
+# The worker asks this on every pass (woken per stored trigger): a built statement saves it the building.
+_ACCEPTED = (sa.select(triggers).where(triggers.c.state == TriggerState.ACCEPTED.value)
+             .order_by(triggers.c.received_at).limit(sa.bindparam("limit", type_=sa.Integer)))
+# The same lookup on SQLite, straight to the DBAPI (the ix_triggers_correlation index answers it): it runs
+# on every Alertmanager notification, and Core's connect/begin/execute cost more CPU than SQLite's read.
+_RECENT_CORRELATED_ID = ("SELECT id FROM triggers WHERE source = ? AND correlation_key = ? AND received_at >= ? "
+                         "AND state != ? ORDER BY received_at DESC LIMIT 1")
 
 
 @dataclass(frozen=True)
@@ -147,11 +154,13 @@ class TriggerRows(StoreBase):
 
     def list_triggers(
         self, *, source: str | None, state: TriggerState | None, since: datetime | None, limit: int,
-        before_id: str | None = None, instance: str | None = None,
+        before_id: str | None = None, caller: str | None = None, instance: str | None = None,
     ) -> list[Trigger]:
         query = sa.select(triggers)
         if source:
             query = query.where(triggers.c.source == source)
+        if caller:
+            query = query.where(triggers.c.caller == caller)
         if instance:
             query = query.where(triggers.c.instance == instance)
         if state:
@@ -170,23 +179,40 @@ class TriggerRows(StoreBase):
 
     def recent_correlated(self, source: str, correlation_key: str, since: datetime) -> Trigger | None:
         """The latest trigger of this source and correlation that was not itself skipped."""
+        if self._sqlite_batch is not None:
+            return self._recent_correlated_sqlite(source, correlation_key, since)
         with self._tx() as conn:
             row = conn.execute(_RECENT_CORRELATED, {"source": source, "key": correlation_key,
                                                     "since": since.timestamp()}).mappings().first()
         return rows.trigger_of(row) if row else None
 
-    def accepted_triggers(self, limit: int) -> list[Trigger]:
-        query = (sa.select(triggers).where(triggers.c.state == TriggerState.ACCEPTED.value)
-                 .order_by(triggers.c.received_at).limit(limit))
-        with self._tx() as conn:
-            return [rows.trigger_of(r) for r in conn.execute(query).mappings()]
+    def _recent_correlated_sqlite(self, source: str, correlation_key: str, since: datetime) -> Trigger | None:
+        """Usually nothing is found (no cooldown running): one indexed read of an id; the row only on a hit."""
+        try:
+            connection = self.engine.raw_connection()
+            try:
+                found = connection.cursor().execute(_RECENT_CORRELATED_ID, (
+                    source, correlation_key, since.timestamp(), TriggerState.SKIPPED.value)).fetchone()
+            finally:
+                connection.close()  # back to the pool
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
+        return self.get_trigger(found[0]) if found else None
 
-    def triggers_of_backup(self, backup_id: str, state: TriggerState | None = None) -> list[Trigger]:
+    def accepted_triggers(self, limit: int) -> list[Trigger]:
+        with self._tx() as conn:
+            return [rows.trigger_of(r) for r in conn.execute(_ACCEPTED, {"limit": limit}).mappings()]
+
+    def triggers_of_backup(self, backup_id: str, state: TriggerState | None = None,
+                           limit: int | None = None) -> list[Trigger]:
         query = sa.select(triggers).where(triggers.c.backup_id == backup_id)
         if state:
             query = query.where(triggers.c.state == state.value)
+        query = query.order_by(triggers.c.received_at, triggers.c.id)
+        if limit is not None:
+            query = query.limit(limit)
         with self._tx() as conn:
-            return [rows.trigger_of(r) for r in conn.execute(query.order_by(triggers.c.received_at)).mappings()]
+            return [rows.trigger_of(r) for r in conn.execute(query).mappings()]
 
     def stranded_triggers(self, limit: int) -> list[Trigger]:
         # EXISTS, not a JOIN: with a join SQLite starts from the ended backups and walks every
