@@ -3,7 +3,8 @@
 YAML for ``.yaml``/``.yml``, TOML for ``.toml``, read by pydantic-settings' own sources, so the file
 is parsed one way whatever reads it. Secrets never live in the file: an instance names a
 ``password_file`` (a Docker or Kubernetes secret) or a ``password_env`` variable. A bad file stops
-the start with one line per bad entry (``instances[2] (eu-west).url: ...``).
+the start with one line per bad entry (``instances[2] (eu-west).url: ...``). ``FleetSettings`` holds
+the fleet's ``VCFBACKUP_*`` fields, a mixin of ``Settings``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
     YamlConfigSettingsSource,
 )
+
+from .setting_types import CommaList, split_list
 
 NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,38}[a-z0-9])?$")
 RESERVED = frozenset({"all", "status", "help", "default-instance"})  # words of the Slack command
@@ -153,3 +156,37 @@ def _problems(exc: ValidationError, data: dict[str, Any]) -> list[str]:
             where = f"instances[{loc[1]}]" + (f" ({name})" if name else "") + (f".{rest}" if rest else "")
         lines.append(f"  {where}: {error['msg']}")
     return lines
+
+
+class FleetSettings(BaseModel):
+    """The fleet's fields of ``Settings`` (a mixin): where the instances are listed and how triggers pick one."""
+
+    sddc_managers_file: str | None = Field(
+        None, description="Fleet file (YAML .yaml/.yml or TOML .toml) listing named SDDC Manager instances; "
+                          "the VCFBACKUP_SDDC_* variables, when VCFBACKUP_SDDC_URL is set, add one named default")
+    default_instance: str | None = Field(
+        None, description="Instance a trigger that names no target goes to (default: `default`, or the only one)")
+    instance_threads: int = Field(16, ge=1, le=256, description="Instances the worker submits to and polls at "
+                                                                "once, each on its own thread")
+    alertmanager_instance_label: str = Field(
+        "vcf_instance", description="Alert label (in the group's common labels) naming the target instance")
+    alertmanager_default_instance: str | None = Field(
+        None, description="Instance for an alert group without the instance label (unset: such a group is "
+                          "refused, with the reason in the log and the audit trail)")
+    slack_admins: CommaList = Field(default_factory=list,
+                                    description="Slack user ids allowed `/vcf-backup all <reason>` (empty: nobody)")
+    tfc_workspace_instances: CommaList = Field(
+        default_factory=list, description="HCP Terraform workspace → instance, as pattern=instance pairs: "
+                                          "a workspace name glob (prod-eu-*=eu-west) or tag:<tag>=instance")
+
+    @field_validator("slack_admins", "tfc_workspace_instances", mode="before")
+    @classmethod
+    def _parse_fleet_lists(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator("sddc_managers_file")
+    @classmethod
+    def _check_fleet_file(cls, value: str | None) -> str | None:
+        if value:
+            load_fleet_file(value)  # validated at start: one line per bad entry
+        return value

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, cast
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -23,21 +23,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from .core.durations import parse_duration
 from .core.fleet import DEFAULT, Fleet, Instance
-from .fleet_settings import InstanceSettings, load_fleet_file
-from .sources.matchers import parse_matchers
+from .fleet_settings import FleetSettings, InstanceSettings, load_fleet_file
+from .setting_types import CommaList, Duration, split_list
+from .source_settings import SourceSettings
 
 PREFIX = "VCFBACKUP_"
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-CommaList = Annotated[list[str], NoDecode]
-
-
-def _split(value: object) -> object:
-    if isinstance(value, str):
-        return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
-    return value
 
 
 class FileSecretsSource(PydanticBaseSettingsSource):
@@ -69,8 +60,8 @@ SECRET_FIELDS = frozenset({
 })
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", validate_default=True)
+class ServiceSettings(BaseSettings):
+    """The service's own fields (SDDC Manager, store, auth, callbacks, worker, web): first in the table."""
 
     # SDDC Manager
     sddc_url: str = Field("", description="SDDC Manager base URL, e.g. https://sddc-manager.example.com")
@@ -132,70 +123,31 @@ class Settings(BaseSettings):
         0, ge=0, description="Callers that may hold a request thread with ?wait= at once, per web process; more "
                              "get the current state at once (0: half of VCFBACKUP_WEB_THREADS)")
 
-    # Alertmanager / Slack / Terraform (read by their sources)
-    alertmanager_token: SecretStr | None = Field(None, description="Bearer token Alertmanager sends")
-    alertmanager_username: str | None = Field(None, description="Basic-auth user Alertmanager sends")
-    alertmanager_password: SecretStr | None = Field(None, description="Basic-auth password Alertmanager sends")
-    alertmanager_matchers: str = Field(
-        "", description='Label matchers an alert must meet to start a backup, Prometheus syntax, comma-separated, '
-                        'e.g. vcf_backup="true",severity=~"crit.*" (default: every firing alert)')
-    alertmanager_elements_key: str = Field(
-        "backup_elements", description="Alert label or annotation naming the backup elements "
-                                       "(e.g. SDDC_MANAGER; default SDDC_MANAGER when absent)")
-    alertmanager_cooldown: Duration = Field(
-        3600.0, description="The same alert group with the same firing alerts starts no new backup for this long "
-                            "(0 = no cooldown)")
-    alertmanager_callback_url: str | None = Field(
-        None, description="Where Alertmanager-triggered results are sent (an alert's backup_callback_url "
-                          "annotation wins); must pass the callback allowlist")
-    alertmanager_max_body_bytes: int = Field(
-        4 * 1024 * 1024, description="Largest Alertmanager notification accepted (bytes); "
-                                     "a 1,000-alert notification is about 0.7 MB")
-    slack_signing_secret: SecretStr | None = Field(None, description="Slack app signing secret")
-    slack_allowed_teams: CommaList = Field(
-        default_factory=list, description="Slack team (workspace) ids allowed to use the slash command; "
-                                          "empty allows all")
-    slack_allowed_channels: CommaList = Field(
-        default_factory=list, description="Slack channel ids the slash command may be used in; empty allows all")
-    slack_allowed_users: CommaList = Field(
-        default_factory=list, description="Slack user ids allowed to use the slash command; empty allows all")
-    slack_response_hosts: CommaList = Field(
-        default_factory=lambda: ["hooks.slack.com"],
-        description="Hosts (host or host:port) Slack's response_url may point to; "
-                    "plain http only to an exact host:port entry")
-    slack_response_type: str = Field(
-        "ephemeral", description="Slack result messages: ephemeral (only the asker sees them) or in_channel")
-    tfc_hmac_key: SecretStr | None = Field(None, description="HCP Terraform run task HMAC key")
-    tfc_hosts: CommaList = Field(
-        default_factory=lambda: ["app.terraform.io"],
-        description="HCP Terraform / TFE hosts (host or host:port) a run task's callback URL may point to; "
-                    "plain http only to an exact host:port entry")
-    tfc_backup_stages: CommaList = Field(
-        default_factory=lambda: ["pre_apply"],
-        description="Run task stages that start a backup (pre_plan, post_plan, pre_apply, post_apply); "
-                    "other stages and speculative plans pass at once")
-    tfc_deadline: Duration = Field(
-        540.0, description="Report a run task failed if its backup has not ended this long after the request "
-                           "(HCP Terraform waits at most 10m)")
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _parse_tokens(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        tokens: dict[str, str] = {}
+        for pair in cast(list[str], split_list(value)):
+            name, sep, token = pair.partition(":")
+            if not sep or not name.strip() or not token.strip():
+                raise ValueError("VCFBACKUP_API_TOKENS must be name:token pairs separated by commas "
+                                 "(the entry without a name or token was left out of this message)")
+            tokens[name.strip()] = token.strip()
+        return tokens
 
-    # A fleet of SDDC Managers (issue 15)
-    sddc_managers_file: str | None = Field(
-        None, description="Fleet file (YAML .yaml/.yml or TOML .toml) listing named SDDC Manager instances; "
-                          "the VCFBACKUP_SDDC_* variables, when VCFBACKUP_SDDC_URL is set, add one named default")
-    default_instance: str | None = Field(
-        None, description="Instance a trigger that names no target goes to (default: `default`, or the only one)")
-    instance_threads: int = Field(16, ge=1, le=256, description="Instances the worker submits to and polls at "
-                                                                "once, each on its own thread")
-    alertmanager_instance_label: str = Field(
-        "vcf_instance", description="Alert label (in the group's common labels) naming the target instance")
-    alertmanager_default_instance: str | None = Field(
-        None, description="Instance for an alert group without the instance label (unset: such a group is "
-                          "refused, with the reason in the log and the audit trail)")
-    slack_admins: CommaList = Field(default_factory=list,
-                                    description="Slack user ids allowed `/vcf-backup all <reason>` (empty: nobody)")
-    tfc_workspace_instances: CommaList = Field(
-        default_factory=list, description="HCP Terraform workspace → instance, as pattern=instance pairs: "
-                                          "a workspace name glob (prod-eu-*=eu-west) or tag:<tag>=instance")
+    @field_validator("callback_allowed_hosts", mode="before")
+    @classmethod
+    def _parse_list(cls, value: object) -> object:
+        return split_list(value)
+
+
+# Field order follows the reversed MRO (ServiceSettings, SourceSettings, FleetSettings, then the
+# status page fields below), which keeps the README's configuration table in its historical order.
+class Settings(FleetSettings, SourceSettings, ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", validate_default=True)
+
     # Status page (/ui/)
     ui_tokens: Annotated[dict[str, SecretStr], NoDecode] = Field(
         default_factory=dict, description="Tokens for the status page /ui/ as name:token pairs, comma-separated "
@@ -219,66 +171,6 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("VCFBACKUP_UI_TOKENS must be name:token pairs separated by commas") from None
 
-    @field_validator("api_tokens", mode="before")
-    @classmethod
-    def _parse_tokens(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        tokens: dict[str, str] = {}
-        for pair in cast(list[str], _split(value)):
-            name, sep, token = pair.partition(":")
-            if not sep or not name.strip() or not token.strip():
-                raise ValueError("VCFBACKUP_API_TOKENS must be name:token pairs separated by commas "
-                                 "(the entry without a name or token was left out of this message)")
-            tokens[name.strip()] = token.strip()
-        return tokens
-
-    @field_validator("alertmanager_matchers")
-    @classmethod
-    def _check_matchers(cls, value: str) -> str:
-        parse_matchers(value)  # raises ValueError naming the position that is wrong
-        return value
-
-    @field_validator("callback_allowed_hosts", mode="before")
-    @classmethod
-    def _parse_list(cls, value: object) -> object:
-        return _split(value)
-
-    @field_validator("slack_allowed_teams", "slack_allowed_channels", "slack_allowed_users", "slack_response_hosts",
-                     mode="before")
-    @classmethod
-    def _parse_slack_lists(cls, value: object) -> object:
-        return _split(value)
-
-    @field_validator("tfc_hosts", "tfc_backup_stages", mode="before")
-    @classmethod
-    def _parse_tfc_lists(cls, value: object) -> object:
-        return _split(value)
-
-    @field_validator("tfc_backup_stages")
-    @classmethod
-    def _check_tfc_stages(cls, value: list[str]) -> list[str]:
-        unknown = [stage for stage in value if stage not in ("pre_plan", "post_plan", "pre_apply", "post_apply")]
-        if unknown:
-            raise ValueError(f"unknown stage {unknown[0]!r} (use pre_plan, post_plan, pre_apply, post_apply)")
-        return value
-
-    @field_validator("tfc_deadline")
-    @classmethod
-    def _check_tfc_deadline(cls, value: float) -> float:
-        if not 0 < value < 600:
-            raise ValueError("must be more than 0 and less than 10m: HCP Terraform waits at most 10 minutes "
-                             "for a run task's final status")
-        return value
-
-    @field_validator("slack_response_type")
-    @classmethod
-    def _check_slack_response_type(cls, value: str) -> str:
-        value = value.strip().lower()
-        if value not in ("ephemeral", "in_channel"):
-            raise ValueError("must be ephemeral or in_channel")
-        return value
-
     @classmethod
     def settings_customise_sources(
         cls,
@@ -295,18 +187,6 @@ class Settings(BaseSettings):
                 raise ValueError(f"{PREFIX}CONFIG_FILE names {config_file}, which is not a readable file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return (*sources, dotenv_settings)
-
-    @field_validator("slack_admins", "tfc_workspace_instances", mode="before")
-    @classmethod
-    def _parse_fleet_lists(cls, value: object) -> object:
-        return _split(value)
-
-    @field_validator("sddc_managers_file")
-    @classmethod
-    def _check_fleet_file(cls, value: str | None) -> str | None:
-        if value:
-            load_fleet_file(value)  # validated at start: one line per bad entry
-        return value
 
     def fleet_instances(self) -> list[InstanceSettings]:
         """Every configured instance: ``default`` from the single-instance variables, then the fleet file's."""
