@@ -8,12 +8,10 @@ gets a database of its own.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from webhook.adapters.store import SqlStore
 from webhook.core.models import default_spec
@@ -31,11 +29,10 @@ from webhook.core.triggers import (
     TriggerState,
 )
 
-from tests.support.postgres import binaries, postgres_server
+from tests.support.postgres import binaries, fresh_database, postgres_server
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TARGET = CallbackTarget(kind="webhook", url="https://hooks.example.com/x", options={"access_token": "s3cret"})
-_databases = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +48,7 @@ def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[SqlStore]:
     if request.param == "sqlite":
         made = SqlStore.from_url(f"sqlite:///{tmp_path / 'contract.db'}")
     else:
-        server = request.getfixturevalue("postgres_url")
-        name = f"contract_{next(_databases)}"
-        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        made = SqlStore.from_url(server.rsplit("/", 1)[0] + f"/{name}")
+        made = SqlStore.from_url(fresh_database(request.getfixturevalue("postgres_url"), "contract"))
     yield made
     made.engine.dispose()
 

@@ -3,7 +3,6 @@ still means the same (SQLite and PostgreSQL), and nodes that start together on i
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,11 +16,10 @@ from webhook.core.models import default_spec
 from webhook.core.triggers import Backup, BackupState, DeliveryState, TriggerState
 
 from tests.adapters import release_schema_0001 as old
-from tests.support.postgres import binaries, postgres_server
+from tests.support.postgres import binaries, fresh_database, postgres_server
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC).timestamp()
 SPEC = default_spec()
-_databases = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +36,7 @@ def old_database(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'release.db'}"
     else:
-        server = request.getfixturevalue("postgres_url")
-        name = f"upgrade_{next(_databases)}"
-        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        url = server.rsplit("/", 1)[0] + f"/{name}"
+        url = fresh_database(request.getfixturevalue("postgres_url"), "upgrade")
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         old.metadata.create_all(conn)

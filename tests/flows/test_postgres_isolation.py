@@ -7,7 +7,6 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -21,7 +20,7 @@ from webhook.core.triggers import Trigger
 from webhook.sources.generic import default_spec
 
 from tests.support.node import InProcessNode
-from tests.support.postgres import binaries, postgres_server
+from tests.support.postgres import binaries, fresh_database, postgres_server
 
 pytestmark = pytest.mark.skipif(binaries() is None, reason="PostgreSQL server binaries are not installed "
                                                             "(.ci/run installs Debian's postgresql)")
@@ -36,12 +35,7 @@ def server_url():
 @pytest.fixture
 def database(server_url):
     """A fresh, empty database on the module's server for each test."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return server_url.rsplit("/", 1)[0] + "/" + name
+    return fresh_database(server_url)
 
 
 def test_two_nodes_send_each_callback_once_when_receivers_answer_slower_than_the_lease(
@@ -103,12 +97,7 @@ def test_a_row_the_database_refuses_fails_alone_in_its_group_commit(database):
 
 def test_nodes_starting_together_on_an_empty_database_all_create_the_schema(server_url):
     for _ in range(3):
-        name = "s_" + uuid.uuid4().hex[:12]
-        admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        url = server_url.rsplit("/", 1)[0] + "/" + name
+        url = fresh_database(server_url, "s")
         barrier = threading.Barrier(4)
 
         def start(_: int, barrier: threading.Barrier = barrier, url: str = url) -> str:
