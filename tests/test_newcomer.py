@@ -4,6 +4,7 @@ and ``demo`` leaves no temporary files behind (``serve``: tests/flows/test_serve
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -30,4 +31,25 @@ def test_demo_leaves_no_temporary_files(tmp_path):
     done = subprocess.run([sys.executable, "-m", "webhook", "demo", "--once", "--port", "0", "--backup-seconds",
                            "0.5"], env=env, capture_output=True, text=True, timeout=90, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert not list(tmp_path.glob("vcf-backup-demo-*")), list(tmp_path.iterdir())
+
+
+def test_demo_stopped_with_sigterm_leaves_no_temporary_files(tmp_path):
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    demo = subprocess.Popen([sys.executable, "-m", "webhook", "demo", "--no-auto", "--port", "0"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:  # ends at EOF if the demo dies early
+            if "Press Ctrl-C to stop" in line:
+                break
+        assert list(tmp_path.glob("vcf-backup-demo-*")), "the demo made no store"
+        demo.send_signal(signal.SIGTERM)  # `kill`, or a container stopping
+        demo.wait(30)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait(10)
+        if demo.stdout is not None:
+            demo.stdout.close()
     assert not list(tmp_path.glob("vcf-backup-demo-*")), list(tmp_path.iterdir())

@@ -144,6 +144,7 @@ def demo(port: int, backup_seconds: float, no_auto: bool, once: bool, instances:
     """Simulator + service + callback receiver on loopback; prints curl commands."""
     from .demo import run_demo
 
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` or a stopping container cleans up like Ctrl-C
     sys.exit(run_demo(port=port, backup_seconds=backup_seconds, auto=not no_auto, once=once,
                       echo=lambda line: click.echo(line), instances=instances))
 
@@ -279,3 +280,7 @@ def db_upgrade() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
