@@ -12,6 +12,7 @@ from webhook.settings import Settings
 from webhook.simulator import SimulatorConfig, SimulatorServer
 
 from tests.support.node import InProcessNode
+from tests.support.postgres import binaries, postgres_server
 from tests.support.receiver import Receiver
 
 API_TOKEN = "test-token-0123456789"
@@ -73,3 +74,12 @@ def node(make_settings: Callable[..., Settings]) -> Iterator[InProcessNode]:
 @pytest.fixture
 def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """An empty PostgreSQL server for the module's tests (Debian's postgresql; .ci/run installs it)."""
+    if binaries() is None:
+        pytest.skip("PostgreSQL server binaries are not installed (.ci/run installs Debian's postgresql)")
+    with postgres_server() as url:
+        yield url

@@ -17,8 +17,6 @@ from webhook.core.errors import StoreUnavailable
 from webhook.core.triggers import CallbackTarget, Delivery, DeliveryEvent, Trigger
 from webhook.sources.generic import default_spec
 
-from tests.support.postgres import binaries, postgres_server
-
 
 def trigger(caller: str = "ci", key: str | None = None) -> Trigger:
     return Trigger(source="generic", caller=caller, spec=default_spec(), dedupe_key=key,
@@ -92,14 +90,6 @@ def test_a_failed_commit_fails_every_caller_of_that_batch_and_no_other() -> None
     # the group is usable again afterwards
     later = trigger()
     assert group.add(later) == (later, True)
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if binaries() is None:
-        pytest.skip("PostgreSQL server binaries are not installed (.ci/run installs Debian's postgresql)")
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -29,18 +29,10 @@ from webhook.core.triggers import (
     TriggerState,
 )
 
-from tests.support.postgres import binaries, fresh_database, postgres_server
+from tests.support.postgres import fresh_database
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TARGET = CallbackTarget(kind="webhook", url="https://hooks.example.com/x", options={"access_token": "s3cret"})
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if binaries() is None:
-        pytest.skip("PostgreSQL server binaries are not installed (.ci/run installs Debian's postgresql)")
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

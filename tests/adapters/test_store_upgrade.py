@@ -16,18 +16,10 @@ from webhook.core.models import default_spec
 from webhook.core.triggers import Backup, BackupState, DeliveryState, TriggerState
 
 from tests.adapters import release_schema_0001 as old
-from tests.support.postgres import binaries, fresh_database, postgres_server
+from tests.support.postgres import fresh_database
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC).timestamp()
 SPEC = default_spec()
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if binaries() is None:
-        pytest.skip("PostgreSQL server binaries are not installed (.ci/run installs Debian's postgresql)")
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

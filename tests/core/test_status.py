@@ -16,15 +16,6 @@ from webhook.core.triggers import Backup, BackupState, Trigger, TriggerState
 from webhook.sources.generic import default_spec
 
 from tests.fakes import FakeClock, FakeSddc
-from tests.support.postgres import binaries, postgres_server
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if binaries() is None:
-        pytest.skip("PostgreSQL server binaries are not installed (.ci/run installs Debian's postgresql)")
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
