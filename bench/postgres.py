@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from . import payloads, servers
-from .throughput import Context, load_endpoint, row, warm
+from .throughput import Context, drive_endpoints, load_endpoint, row, warm
 
 SECONDS = 5.0  # per point; the SQLite section keeps its 10 s
 
@@ -55,26 +55,12 @@ def _node_rows(ctx: Context, url: str, web_workers: int,
     port = servers.free_port()
     env = servers.node_env(ctx.work / "unused.db", port, ctx.sim_url, ctx.receiver_host,
                            VCFBACKUP_DATABASE_URL=url, VCFBACKUP_WEB_WORKERS=str(web_workers))
-    rows: list[dict[str, Any]] = []
-    acked = 0
     with servers.serve_node(ctx.work, label, env) as node:
         time.sleep(ctx.settle_idle)
         roles = servers.node_processes(node.pid)
-        for endpoint in endpoints:
-            if not endpoint.available():
-                continue
-            name = endpoint.path.rsplit("/", 1)[1]
-            callback_of = ((lambda i, n=name: f"http://{ctx.receiver_host}/pg/{label}/{n}/{i}")
-                           if endpoint.unique else None)
-            warmed = warm(ctx, node.url, endpoint, f"{label}-{name}", callback_of=callback_of)
-            acked += warmed.requests - warmed.errors if warmed else 0
-            for conns in ctx.conns:
-                result = load_endpoint(ctx, node.url, endpoint, f"{label}-{name}-c{conns}", conns, callback_of,
-                                       pids=list(roles.values()), worker_pid=roles.get("worker loop"))
-                acked += result.requests - result.errors
-                ctx.say(f"  {endpoint.name + ' ' + label:<44} c={conns:<3} {result.rps:6.0f} req/s  "
-                        f"p99 {result.p99_ms:7.1f} ms  errors {result.errors}")
-                rows.append(row(label, endpoint.name, result, web_workers=web_workers))
+        available = [e for e in endpoints if e.available()]
+        rows, acked = drive_endpoints(ctx, node.url, roles, available, label, "pg", shown=label,
+                                      web_workers=web_workers)
     return rows, {"node": label, "acked": acked, "stored": _stored(url)}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,31 @@ def row(server: str, endpoint: str, result: LoadResult, **extra: Any) -> dict[st
     return {"server": server, "endpoint": endpoint, **result.as_dict(), **extra}
 
 
+def drive_endpoints(ctx: Context, base_url: str, roles: dict[str, int], endpoints: Sequence[Endpoint], label: str,
+                    tag: str, *, shown: str = "", **row_fields: Any) -> tuple[list[dict[str, Any]], int]:
+    """Each endpoint of one node warmed, then loaded at every connection count: its rows and the 2xx count.
+
+    ``tag`` keeps this section's callback paths apart at the receiver; ``shown`` follows the endpoint's name
+    in the progress lines.
+    """
+    rows: list[dict[str, Any]] = []
+    acked = 0
+    for endpoint in endpoints:
+        name = endpoint.path.rsplit("/", 1)[1]
+        callback_of = ((lambda i, n=name: f"http://{ctx.receiver_host}/{tag}/{label}/{n}/{i}")
+                       if endpoint.unique else None)
+        warmed = warm(ctx, base_url, endpoint, f"{label}-{name}", callback_of=callback_of)
+        acked += warmed.requests - warmed.errors if warmed else 0
+        for conns in ctx.conns:
+            result = load_endpoint(ctx, base_url, endpoint, f"{label}-{name}-c{conns}", conns, callback_of,
+                                   pids=list(roles.values()), worker_pid=roles.get("worker loop"))
+            acked += result.requests - result.errors
+            ctx.say(f"  {(endpoint.name + ' ' + shown).strip():<44} c={conns:<3} {result.rps:6.0f} req/s  "
+                    f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:7.1f} ms  errors {result.errors}")
+            rows.append(row(label, endpoint.name, result, **row_fields))
+    return rows, acked
+
+
 def load_endpoint(ctx: Context, base_url: str, endpoint: Endpoint, tag: str, conns: int,
                   callback_of: Any = None, url_path: str | None = None, pids: list[int] | None = None,
                   worker_pid: int | None = None) -> LoadResult:
@@ -124,27 +149,13 @@ def node_runs(
     port = servers.free_port()
     database = ctx.work / f"{label}.db"
     node_env = servers.node_env(database, port, ctx.sim_url, ctx.receiver_host, **env)
-    rows: list[dict[str, Any]] = []
-    acked = 0
     with servers.serve_node(ctx.work, label, node_env) as node:
         time.sleep(ctx.settle_idle)
         roles = servers.node_processes(node.pid)
         idle = idle_memory(roles)
         sampler = MemorySampler(roles).start()
-        for endpoint in endpoints:
-            name = endpoint.path.rsplit("/", 1)[1]
-            callback_of = ((lambda i, n=name: f"http://{ctx.receiver_host}/tp/{label}/{n}/{i}")
-                           if endpoint.unique else None)
-            warmed = warm(ctx, node.url, endpoint, f"{label}-{name}", callback_of=callback_of)
-            acked += warmed.requests - warmed.errors if warmed else 0
-            for conns in ctx.conns:
-                result = load_endpoint(ctx, node.url, endpoint, f"{label}-{name}-c{conns}", conns, callback_of,
-                                       pids=list(roles.values()), worker_pid=roles.get("worker loop"))
-                acked += result.requests - result.errors
-                ctx.say(f"  {endpoint.name + (' ' + label if env else ''):<40} c={conns:<3} {result.rps:6.0f} req/s  "
-                        f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:7.1f} ms  errors {result.errors}")
-                rows.append(row(label, endpoint.name, result,
-                                sync=env.get("VCFBACKUP_SQLITE_SYNCHRONOUS", "FULL (default)")))
+        rows, acked = drive_endpoints(ctx, node.url, roles, endpoints, label, "tp", shown=label if env else "",
+                                      sync=env.get("VCFBACKUP_SQLITE_SYNCHRONOUS", "FULL (default)"))
         memory = {"idle_mb": idle, "load": sampler.stop()}
     # Every acknowledged request must have left a committed trigger (read once the node is gone).
     memory["durability"] = {"node": label, "acked": acked, "stored": stored_triggers(database)}
