@@ -3,6 +3,7 @@ missed the run says so and exits non-zero; "not checked" means the input is miss
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .servers import ROOT
@@ -38,38 +39,26 @@ def _check(rows: list[dict[str, Any]], name: str, measured: str, passed: bool | 
 
 def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
     checks: list[dict[str, Any]] = []
-    ack = results.get("ack")
-    if ack is not None:
-        _ack_targets(ack, checks)
-    storm = results.get("storm")
-    if storm is not None:
-        _storm_targets(storm, checks)
-    large = results.get("storm_large")
-    if large is not None:
+
+    def large_storm(large: dict[str, Any], checks: list[dict[str, Any]]) -> None:
         _storm_targets(large, checks)
-        _storm_scaling(storm, large, checks)
-    reaction = results.get("reaction")
-    if reaction is not None:
-        _reaction_targets(reaction, checks)
-    memory = results.get("memory")
-    if memory is not None:
-        for role, mb in sorted(memory.get("peak_mb", {}).items()):
-            _check(checks, f"4. peak RSS of {role} ≤ {RSS_MB:.0f} MB", f"{mb:.1f} MB", mb <= RSS_MB)
-    growth = results.get("growth")
-    if growth is not None:
-        _growth_targets(growth, checks)
-    isolation = results.get("isolation")
-    if isolation is not None:
-        _isolation_targets(isolation, checks)
-    postgres = results.get("postgres")
-    if postgres is not None:
-        _postgres_targets(postgres, checks)
-    ui = results.get("ui")
-    if ui is not None:
-        _ui_targets(ui, checks)
+        _storm_scaling(results.get("storm"), large, checks)
+
+    judges: tuple[tuple[str, Callable[[dict[str, Any], list[dict[str, Any]]], None]], ...] = (
+        ("ack", _ack_targets), ("storm", _storm_targets), ("storm_large", large_storm),
+        ("reaction", _reaction_targets), ("memory", _memory_targets), ("growth", _growth_targets),
+        ("isolation", _isolation_targets), ("postgres", _postgres_targets), ("ui", _ui_targets))
+    for section, judge in judges:  # in the report's order; a section that did not run is not judged
+        if results.get(section) is not None:
+            judge(results[section], checks)
     for section, error in results.get("errors", {}).items():
         _check(checks, f"{section} section ran", error, False)
     return checks
+
+
+def _memory_targets(memory: dict[str, Any], checks: list[dict[str, Any]]) -> None:
+    for role, mb in sorted(memory.get("peak_mb", {}).items()):
+        _check(checks, f"4. peak RSS of {role} ≤ {RSS_MB:.0f} MB", f"{mb:.1f} MB", mb <= RSS_MB)
 
 
 def peer_done_rps(row: dict[str, Any]) -> float:
