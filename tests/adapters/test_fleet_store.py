@@ -10,7 +10,7 @@ from webhook.core.models import default_spec
 from webhook.core.ports import Store
 from webhook.core.triggers import FANOUT, Backup, BackupState, Trigger, TriggerState
 
-from tests.adapters.test_store_contract import postgres_url, store  # noqa: F401 - fixtures
+from tests.adapters.test_store_contract import store  # noqa: F401 - fixture (postgres_url: tests/conftest.py)
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
