@@ -144,9 +144,11 @@ def demo(port: int, backup_seconds: float, no_auto: bool, once: bool, instances:
     """Simulator + service + callback receiver on loopback; prints curl commands."""
     from .demo import run_demo
 
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` or a stopping container cleans up like Ctrl-C
+    stop_requested = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # `kill` or a stopping container cleans up like Ctrl-C
+        signal.signal(sig, lambda *_: stop_requested.set())
     sys.exit(run_demo(port=port, backup_seconds=backup_seconds, auto=not no_auto, once=once,
-                      echo=lambda line: click.echo(line), instances=instances))
+                      echo=lambda line: click.echo(line), instances=instances, stop_requested=stop_requested))
 
 
 @main.command()
@@ -280,7 +282,3 @@ def db_upgrade() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))
-
-
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt

@@ -11,6 +11,7 @@ import shlex
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,13 @@ def _serve(app: Any, port: int) -> BaseWSGIServer:
         return make_server("127.0.0.1", 0, app, threaded=True)  # the preferred port is taken
 
 
+def _wait_for(done: Callable[[], bool], seconds: float | None) -> None:
+    """Waits in short steps so that the main thread's signal handler runs promptly."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while not done() and (deadline is None or time.monotonic() < deadline):
+        time.sleep(0.1)
+
+
 FLEET_PASSWORD_ENV = "VCFBACKUP_DEMO_SDDC_PASSWORD"
 
 
@@ -73,7 +81,11 @@ def write_fleet(workdir: Path, sims: list[SimulatorServer]) -> Path:
 
 
 def run_demo(*, port: int, backup_seconds: float, auto: bool, once: bool, echo: Callable[[str], None],
-             instances: int = 1) -> int:
+             instances: int = 1, stop_requested: threading.Event | None = None) -> int:
+    """Runs until ``stop_requested`` is set (by the CLI's SIGINT/SIGTERM handler) or, with ``once``, the first
+    callback. The signal only sets an event: raising from the handler could land anywhere in the setup, skip the
+    cleanup below and leave the process waiting on a non-daemon thread."""
+    stop_requested = stop_requested or threading.Event()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     sim_config = SimulatorConfig(backup_seconds=backup_seconds)
     sim = SimulatorServer(sim_config).start()
@@ -144,13 +156,11 @@ def run_demo(*, port: int, backup_seconds: float, auto: bool, once: bool, echo: 
     echo("Press Ctrl-C to stop.\n")
     try:
         if once:
-            first_callback.wait(120)
-            if fired is not None:
+            _wait_for(lambda: first_callback.is_set() or stop_requested.is_set(), 120)
+            if fired is not None and not stop_requested.is_set():
                 fired.join(10)
         else:
-            threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+            _wait_for(stop_requested.is_set, None)
     finally:
         stop.set()
         wake.set()
