@@ -3,6 +3,8 @@ still means the same (SQLite and PostgreSQL), and nodes that start together on i
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -11,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from webhook.adapters.store import SqlStore
+from webhook.adapters.store.migrations.head import HEAD
 from webhook.adapters.store.migrations.migrate import current_revision, head
 from webhook.core.models import default_spec
 from webhook.core.triggers import Backup, BackupState, DeliveryState, TriggerState
@@ -131,3 +134,19 @@ def test_a_new_database_is_created_at_the_newest_revision(tmp_path):
         columns = {c["name"] for c in sa.inspect(conn).get_columns("backups")}
     assert "instance" in columns
     store.engine.dispose()
+
+
+def test_the_head_known_without_alembic_is_alembics_own_head():
+    """The store skips Alembic when the schema is at ``HEAD``: a new migration must move it too."""
+    assert head() == HEAD
+
+
+def test_a_store_at_the_newest_revision_opens_without_importing_alembic(tmp_path):
+    """Alembic and Mako stay out of a process whose store needs no upgrade (about 10 MB each process)."""
+    url = f"sqlite:///{tmp_path / 'current.db'}"
+    SqlStore.from_url(url).engine.dispose()
+    code = ("import sys; from webhook.adapters.store import SqlStore; "
+            f"SqlStore.from_url({url!r}).engine.dispose(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

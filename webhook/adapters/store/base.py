@@ -15,7 +15,7 @@ from ...core.errors import InvalidRequest, StoreUnavailable
 from ...core.metrics import Metrics, NullMetrics
 from ...core.triggers import BackupState
 from .engine import make_engine, writer_queue
-from .migrations.migrate import migrate
+from .migrations.head import is_current
 
 log = logging.getLogger("webhook.store")
 
@@ -42,7 +42,10 @@ class StoreBase:
         with self._tx(write=True) as conn:
             if self.engine.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-            migrate(conn)
+            if not is_current(conn):
+                from .migrations.migrate import migrate  # Alembic only when there is work for it
+
+                migrate(conn)
 
     def _writer_lock(self) -> AbstractContextManager[object]:
         """This host's queue of SQLite writers (re-entrant per thread); nothing to hold elsewhere."""
