@@ -15,7 +15,7 @@ from ...core.errors import InvalidRequest, StoreUnavailable
 from ...core.metrics import Metrics, NullMetrics
 from ...core.triggers import BackupState
 from .engine import make_engine, writer_queue
-from .migrations.head import is_current
+from .migrations.head import settle_without_alembic
 
 log = logging.getLogger("webhook.store")
 
@@ -42,7 +42,7 @@ class StoreBase:
         with self._tx(write=True) as conn:
             if self.engine.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-            if not is_current(conn):
+            if not settle_without_alembic(conn):
                 from .migrations.migrate import migrate  # Alembic only when there is work for it
 
                 migrate(conn)
