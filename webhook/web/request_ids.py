@@ -50,6 +50,9 @@ def install(app: Flask) -> None:
             response.headers["X-Request-Id"] = g.request_id
         return response
 
+    # A logger's filters see only the records logged on it, not those its children pass up: the
+    # handlers that write ``webhook``'s lines get the filter too, so ``webhook.service`` lines carry the id.
     logger = logging.getLogger("webhook")
-    if not any(isinstance(f, RequestIdFilter) for f in logger.filters):
-        logger.addFilter(RequestIdFilter())
+    for where in (logger, *logger.handlers):
+        if not any(isinstance(f, RequestIdFilter) for f in where.filters):
+            where.addFilter(RequestIdFilter())
