@@ -86,6 +86,15 @@ class _At:
         return self._now
 
 
+def _header(headers: Headers, name: str) -> str:
+    """A header by name in any case: werkzeug's headers answer ``get`` so; a plain mapping is searched."""
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return value or ""
+
+
 def verify_request(secret: str | None, body: bytes, headers: Headers, now: float) -> None:
     """Raise ``Unauthenticated`` unless the request carries a fresh, valid Slack v0 signature.
 
@@ -99,9 +108,8 @@ def verify_request(secret: str | None, body: bytes, headers: Headers, now: float
         raise Unauthenticated("Slack requests are refused: no signing secret is configured.",
                               remediation="Operators: set VCFBACKUP_SLACK_SIGNING_SECRET to the Slack app's "
                                           "Signing Secret.")
-    lowered = {k.lower(): v for k, v in headers.items()}
-    timestamp = lowered.get("x-slack-request-timestamp", "").strip()
-    signature = lowered.get("x-slack-signature", "").strip()
+    timestamp = _header(headers, "X-Slack-Request-Timestamp").strip()
+    signature = _header(headers, "X-Slack-Signature").strip()
     if not timestamp or not signature:
         raise Unauthenticated("Missing X-Slack-Request-Timestamp or X-Slack-Signature header.",
                               remediation="Point only a Slack app's slash command at this URL.")
