@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
 
-from webhook.logs import configure_logging, has_level_handler
+from webhook.logs import JsonFormatter, LineHandler, configure_logging, has_level_handler
 
 
 @pytest.fixture
@@ -52,3 +54,46 @@ def test_without_a_host_handler_lines_are_json_once():
     [line] = done.stderr.splitlines()
     assert json.loads(line)["event"] == "x.hello"
     assert done.stdout.strip() == "True"  # logging's private switches are left as they are
+
+
+def _record(n: int) -> logging.LogRecord:
+    record = logging.LogRecord("webhook.t", logging.INFO, __file__, 1, "line %d", (n,), None)
+    record.event = "t.line"
+    record.n = n
+    return record
+
+
+def test_lines_from_many_threads_reach_a_file_whole(tmp_path):
+    path = tmp_path / "log"
+    with path.open("a") as stream:
+        handler = LineHandler(stream)
+        handler.setFormatter(JsonFormatter())
+
+        def write(first: int) -> None:
+            for n in range(first, first + 200):
+                handler.handle(_record(n))
+
+        threads = [threading.Thread(target=write, args=(k * 1000,)) for k in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert sorted(line["n"] for line in lines) == sorted(k * 1000 + i for k in range(8) for i in range(200))
+    assert lines[0]["message"].startswith("line ") and lines[0]["time"].endswith("Z")
+
+
+def test_a_stream_without_a_file_descriptor_is_written_the_ordinary_way():
+    stream = io.StringIO()
+    handler = LineHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.handle(_record(1))
+    assert json.loads(stream.getvalue())["n"] == 1
+
+
+def test_times_keep_their_milliseconds_across_seconds():
+    formatter = JsonFormatter()
+    first, second = _record(1), _record(2)
+    first.created, second.created = 1764500000.25, 1764500001.5
+    assert json.loads(formatter.format(first))["time"] == "2025-11-30T10:53:20.250Z"
+    assert json.loads(formatter.format(second))["time"] == "2025-11-30T10:53:21.500Z"

@@ -96,7 +96,8 @@ def build_store(settings: Settings) -> SqlStore:
 
 def build_services(settings: Settings) -> Services:
     bell = Doorbell(doorbell_dir(settings.database_url))
-    return Services(settings=settings, store=build_store(settings), wake=bell.ring)
+    store = build_store(settings)
+    return Services(settings=settings, store=store, wake=bell.coalesced(store.trigger_commits))
 
 
 def build_sddc_client(settings: Settings) -> SddcManagerClient:

@@ -77,6 +77,22 @@ def test_triggers_that_arrive_during_a_commit_share_the_next_one() -> None:
     assert all(isinstance(r, tuple) and r[0].id == tid and r[1] for tid, r in results.items())
 
 
+def test_committed_batches_are_counted_by_the_time_their_callers_return() -> None:
+    commits = GatedCommits()
+    group = GroupCommit(commits, nullcontext)
+    run_concurrently(group, commits, followers=3)
+    assert group.committed == 2  # the blocked first batch, then the three that queued behind it
+    group.add(trigger())
+    assert group.committed == 3
+
+
+def test_a_failed_batch_is_not_counted_as_committed() -> None:
+    commits = GatedCommits(fail_batch=2)
+    group = GroupCommit(commits, nullcontext)
+    run_concurrently(group, commits, followers=2)
+    assert group.committed == 1
+
+
 def test_a_failed_commit_fails_every_caller_of_that_batch_and_no_other() -> None:
     commits = GatedCommits(fail_batch=2)
     group = GroupCommit(commits, nullcontext)

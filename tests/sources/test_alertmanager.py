@@ -347,6 +347,20 @@ def test_firing_is_stored_then_the_repeat_is_skipped_until_the_cooldown_passes(c
     assert store.get_trigger(repeat.get_json()["id"]).state is TriggerState.SKIPPED
 
 
+def test_each_notification_writes_one_audit_line_with_the_hooks_fields(client, clock, caplog):
+    caplog.set_level(logging.INFO, logger="webhook")
+    first = post(client, captured("firing"))
+    clock.advance(4)
+    repeat = post(client, captured("firing"))  # within the cooldown: knowingly skipped
+    audit = [r for r in caplog.records if r.name.startswith("webhook") and r.levelno == logging.INFO]
+    assert [r.event for r in audit] == ["trigger.accepted", "trigger.skipped"]
+    for record, response in zip(audit, (first, repeat), strict=True):
+        assert record.trigger_id == response.get_json()["id"] and record.source == "alertmanager"
+        assert record.hook == "alertmanager.received" and record.groupKey == captured("firing")["groupKey"]
+        assert record.status == "firing" and record.alerts == len(captured("firing")["alerts"])
+    assert audit[1].note.startswith("cooldown") and audit[1].duplicate is False
+
+
 def test_resolved_is_recorded_as_skipped_with_a_2xx(client, node_app):
     response = post(client, captured("resolved"))
     assert response.status_code == 200

@@ -267,3 +267,19 @@ def test_an_unknown_response_type_is_a_configuration_error():
 
     with pytest.raises(ValidationError, match="ephemeral or in_channel"):
         Settings(slack_response_type="everyone")
+
+
+@pytest.mark.parametrize("form", [
+    "team_id=T1&user_id=U1&text=backup+now%21&text=second", "a=1&b=%zz&c&=x&d=+%2B+&e=%E2%98%83&f=%FF", "", "&&",
+    "response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT%2F1%2Fx&trigger_id=1.2.3",
+])
+def test_the_form_reads_as_parse_qs_reads_it(form):
+    from urllib.parse import parse_qs
+
+    expected = {name: values[0] for name, values in parse_qs(form, keep_blank_values=True).items()}
+    assert slack._first_values(form) == expected
+
+
+def test_a_form_of_more_than_64_fields_is_refused():
+    with pytest.raises(InvalidRequest):
+        slack.parse_form(("team_id=T&user_id=U&" + "&".join(f"f{i}=x" for i in range(70))).encode())

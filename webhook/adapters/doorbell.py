@@ -14,6 +14,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -47,6 +48,25 @@ class Doorbell:
         for target in self._targets:
             with contextlib.suppress(OSError):
                 self._socket.sendto(b"!", target)
+
+    def coalesced(self, commits: Callable[[], int]) -> Callable[[], None]:
+        """``ring``, once per commit of many triggers instead of once per trigger.
+
+        ``commits`` counts the writer's commits; a caller reads it after its own commit, so its rows
+        are in commit ``seen`` or an earlier one. A ring decided after reading ``seen`` reaches the
+        worker after all of them: later callers that saw no newer commit need not ring again. The
+        request threads of one group commit then send one datagram, and the worker loop wakes once.
+        """
+        rung = [-1]  # the newest commit a ring has been decided for
+
+        def ring() -> None:
+            seen = commits()
+            if seen <= rung[0]:
+                return
+            rung[0] = max(rung[0], seen)  # a race only ever lowers it: one ring too many, never one too few
+            self.ring()
+
+        return ring
 
     def listen(self, name: str, wake: threading.Event, stop: threading.Event) -> threading.Thread:
         """Bind ``<dir>/<name>.sock`` and set ``wake`` on every ring until ``stop``."""

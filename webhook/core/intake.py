@@ -7,7 +7,7 @@ worker when there is work. Sources build intakes; only the service stores them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .triggers import Delivery, Trigger
@@ -25,6 +25,9 @@ class Intake:
     # the trigger SKIPPED with the reason (a sender that would only retry, such as Alertmanager).
     unknown_target: str = "reject"
     route_hint: str | None = None  # what the source read the target from, for the refusal's note
+    # What the way in adds to the request's one audit line (the service writes it: event, trigger id,
+    # source, caller, outcome); keys the line already has are the service's.
+    audit: Mapping[str, object] | None = None
 
     @property
     def skipped(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -64,10 +64,12 @@ class TriggerService:
         # take every thread from /healthz, /readyz and new triggers. The rest get the state at once.
         self._waiters = threading.BoundedSemaphore(max(1, max_waiters))
 
-    def accept(self, trigger: Trigger, owed: Sequence[Delivery] = ()) -> Receipt:
+    def accept(self, trigger: Trigger, owed: Sequence[Delivery] = (),
+               audit: Mapping[str, object] | None = None) -> Receipt:
         """Store the trigger (idempotent on caller + dedupe key) and wake a worker.
 
         ``owed``: deliveries a new trigger owes from the start, stored in the same transaction.
+        ``audit``: the way in's own fields for the request's one audit line.
         """
         if trigger.callback is not None and trigger.callback.kind == "webhook":
             self.callback_policy.check(trigger.callback.url)
@@ -81,7 +83,7 @@ class TriggerService:
             self._wake()
         self.metrics.trigger(trigger.source, "accepted" if created else "duplicate")
         log.info("trigger accepted" if created else "duplicate trigger", extra={
-            "event": "trigger.accepted" if created else "trigger.duplicate", "trigger_id": stored.id,
+            **(audit or {}), "event": "trigger.accepted" if created else "trigger.duplicate", "trigger_id": stored.id,
             "source": stored.source, "caller": stored.caller})
         return Receipt(stored, created)
 
@@ -98,22 +100,24 @@ class TriggerService:
             intake.skip_reason, intake.skip_label = f"Refused{hint}: {exc.message}", "unknown_target"
             intake.trigger.target = intake.trigger.selector = None
         if intake.skip_reason is None:
-            return self.accept(intake.trigger, intake.owed)
+            return self.accept(intake.trigger, intake.owed, intake.audit)
         intake.trigger.note = intake.skip_reason
-        receipt = self.skip(intake.trigger, intake.skip_label, intake.owed)
+        receipt = self.skip(intake.trigger, intake.skip_label, intake.owed, intake.audit)
         if intake.owed:
             self._wake()  # a skipped trigger may still owe a delivery at once (a run task's "passed")
         return receipt
 
-    def skip(self, trigger: Trigger, reason: str = "skipped", owed: Sequence[Delivery] = ()) -> Receipt:
+    def skip(self, trigger: Trigger, reason: str = "skipped", owed: Sequence[Delivery] = (),
+             audit: Mapping[str, object] | None = None) -> Receipt:
         """Record a trigger that knowingly starts nothing (duplicate, cooldown, resolved alert).
 
         ``reason`` is a short, low-cardinality label for metrics; the detail goes in ``trigger.note``.
         """
         stored, created = self.store.skip_trigger(trigger, owed)
         self.metrics.trigger(trigger.source, "skipped" if created else "duplicate", reason)
-        log.info("trigger skipped", extra={"event": "trigger.skipped", "trigger_id": stored.id,
-                                           "source": stored.source, "caller": stored.caller, "reason": reason})
+        log.info("trigger skipped", extra={
+            **(audit or {}), "event": "trigger.skipped", "trigger_id": stored.id, "source": stored.source,
+            "caller": stored.caller, "reason": reason, "note": stored.note, "duplicate": not created})
         return Receipt(stored, created)
 
     def wake(self) -> None:

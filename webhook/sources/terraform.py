@@ -17,6 +17,7 @@ from the store once the final status is out (``forget_after_final``).
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping
@@ -146,8 +147,13 @@ class RunTaskConfig:
         https to a host in ``VCFBACKUP_TFC_HOSTS``; plain http only to a host:port written out
         exactly (no wildcard), a deliberate local stand-in, since HCP Terraform and TFE use https.
         """
-        return CallbackPolicy.exact_http(self.hosts, setting_name="VCFBACKUP_TFC_HOSTS",
-                                         what="task_result_callback_url").check(url)
+        return _callback_policy(self.hosts).check(url)
+
+
+@functools.lru_cache(maxsize=16)
+def _callback_policy(hosts: tuple[str, ...]) -> CallbackPolicy:
+    """Built once per allowlist, not on every request (building it cost more than checking the URL)."""
+    return CallbackPolicy.exact_http(hosts, setting_name="VCFBACKUP_TFC_HOSTS", what="task_result_callback_url")
 
 
 def configure(section: Mapping[str, Any], callbacks: CallbackPolicy) -> RunTaskConfig:

@@ -63,13 +63,11 @@ def receive() -> ResponseReturnValue:
             "event": "alertmanager.refused", "groupKey": notification.groupKey,
             "receiver": notification.receiver, "error": exc.message})
         raise
-    receipt = service.take(intake)
+    intake.audit = {"hook": "alertmanager.received", "groupKey": notification.groupKey,
+                    "status": notification.status, "alerts": len(notification.alerts)}
+    receipt = service.take(intake)  # writes the request's one audit line
     status = 202 if receipt.created and not intake.skipped else 200
     stored = receipt.trigger
-    log.info("alertmanager notification", extra={
-        "event": "alertmanager.received", "trigger_id": stored.id, "state": stored.state.value,
-        "groupKey": notification.groupKey, "status": notification.status, "alerts": len(notification.alerts),
-        "duplicate": not receipt.created, "note": stored.note})
     response = jsonify({
         "id": stored.id,
         "state": stored.state.value,

@@ -24,6 +24,9 @@ def raw_body() -> bytes:
 
 
 def require_json() -> None:
+    ctype = request.environ.get("CONTENT_TYPE", "")
+    if ctype == "application/json" or ctype.startswith("application/json;"):
+        return  # what nearly every sender sends: no header parsing needed to accept it
     mimetype = request.mimetype or ""
     if request.content_length == 0 or not request.get_data(cache=True):
         return

@@ -77,15 +77,13 @@ def _backup(command: slack.SlashCommand, reason: str | None, config: slack.Slack
     service = web().service
     try:
         intake = slack.intake(command, reason, config=config, received_at=service.clock.now(), target=target)
-        receipt = service.take(intake)
+        intake.audit = {"hook": "slack.requested", "team_id": command.team_id, "channel_id": command.channel_id,
+                        "user_id": command.user_id, "user_name": command.user_name}
+        receipt = service.take(intake)  # writes the request's one audit line
     except (CallbackRefused, InvalidRequest) as exc:
         log.warning("slack command not actionable", extra={
             "event": "slack.rejected", "team_id": command.team_id, "user_id": command.user_id, "error": exc.message})
         return messages.problem(exc.message)
-    log.info("slack backup requested", extra={
-        "event": "slack.requested", "trigger_id": receipt.trigger.id, "new_trigger": receipt.created,
-        "team_id": command.team_id, "channel_id": command.channel_id, "user_id": command.user_id,
-        "user_name": command.user_name})
     return messages.requested(receipt.trigger.id, created=receipt.created, command=command.command)
 
 

@@ -50,12 +50,10 @@ def run_task() -> ResponseReturnValue:
         log.info("run task verified", extra={"event": "tfc.verification", "organization": run.organization_name})
         return jsonify(RunTaskAnswer(state="verified").model_dump(exclude_none=True)), 200
     intake = terraform.intake(run, config, received_at=ctx.service.clock.now(), status_url=status_url)
-    receipt = ctx.service.take(intake)
+    intake.audit = {"hook": "tfc.run_task", "organization": run.organization_name, "workspace": run.workspace_name,
+                    "run_id": run.run_id, "stage": run.stage, "task_result_id": run.task_result_id}
+    receipt = ctx.service.take(intake)  # writes the request's one audit line
     trigger = receipt.trigger
-    log.info("run task received", extra={
-        "event": "tfc.run_task", "trigger_id": trigger.id, "duplicate": not receipt.created,
-        "state": trigger.state.value, "organization": run.organization_name, "workspace": run.workspace_name,
-        "run_id": run.run_id, "stage": run.stage, "task_result_id": run.task_result_id})
     answer = RunTaskAnswer(triggerId=trigger.id, state=trigger.state.value, note=trigger.note,
                            duplicate=not receipt.created, statusUrl=status_url(trigger.id))
     return jsonify(answer.model_dump(exclude_none=True)), 200

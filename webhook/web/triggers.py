@@ -60,7 +60,10 @@ def fresh_status_json(view: TriggerView, url: str, duplicate: bool | None) -> st
     }
     body: dict[str, Any] = {"id": trigger.id, "state": trigger.state.value, "statusUrl": url, "duplicate": duplicate,
             "trigger": {k: v for k, v in detail.items() if v is not None}, "deliveries": []}
-    return json.dumps({k: v for k, v in body.items() if v is not None}, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT.encode({k: v for k, v in body.items() if v is not None})
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # built once, not per answer
 
 
 @bp.post("")

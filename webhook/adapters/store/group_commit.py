@@ -48,6 +48,9 @@ class GroupCommit(Generic[Item, Outcome]):
         self._pending: list[_Entry[Item, Outcome]] = []
         self._pending_lock = threading.Lock()
         self._leader = threading.Lock()
+        # Batches committed so far, counted before their callers return: whoever reads ``n`` after
+        # its own commit knows that batch ``n`` holds its rows or a later one (see doorbell.coalesced).
+        self.committed = 0
 
     def add(self, item: Item) -> Outcome:
         entry: _Entry[Item, Outcome] = _Entry(item)
@@ -84,6 +87,7 @@ class GroupCommit(Generic[Item, Outcome]):
                 with self._pending_lock:
                     batch, self._pending = self._pending, []
                 outcomes = self._commit_batch([e.item for e in batch])
+                self.committed += 1
             for entry, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, Exception):
                     entry.error = outcome

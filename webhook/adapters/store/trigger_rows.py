@@ -66,6 +66,10 @@ class TriggerRows(StoreBase):
         """
         return self._group.add(NewTrigger(trigger, owed))
 
+    def trigger_commits(self) -> int:
+        """How many group commits of new triggers this process has made (the doorbell coalesces by it)."""
+        return self._group.committed
+
     def _add_batch(self, batch: Sequence[NewTrigger]) -> list[tuple[Trigger, bool] | Exception]:
         keys = sorted({(n.trigger.caller, n.trigger.dedupe_key) for n in batch if n.trigger.dedupe_key is not None})
         try:
