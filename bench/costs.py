@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -163,6 +164,7 @@ def _measure(work: Path, n_requests: int, n_calls: int) -> dict[str, Any]:
 
 def _pieces(app: Any, settings: Any, n: int) -> list[dict[str, Any]]:
     """Each named cost alone: (what, endpoint it belongs to, µs per request)."""
+    from webhook.adapters.doorbell import Doorbell
     from webhook.adapters.metrics import PrometheusMetrics
     from webhook.core.views import TriggerView
     from webhook.sources import alertmanager, generic, slack, terraform
@@ -210,7 +212,11 @@ def _pieces(app: Any, settings: Any, n: int) -> list[dict[str, Any]]:
         add("trigger record (intake)", "/v1/triggers", per_call_us(
             lambda: generic.intake(generic.parse_body(generic_body), caller="bench", received_at=now,
                                    headers=headers), n))
-    add("doorbell ring (wake the worker)", "all", per_call_us(service.wake, n))
+    bell = Doorbell(Path(tempfile.mkdtemp(prefix="bench-bell-")))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # a worker loop that never reads: the worst case
+    listener.bind(str(bell.directory / "worker.sock"))
+    add("doorbell ring (one datagram; once per group commit, not per trigger)", "all", per_call_us(bell.ring, n))
+    listener.close()
 
     def taken() -> None:
         connection = store.engine.raw_connection()
