@@ -93,7 +93,13 @@ class Worker:
     def run_forever(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
         """Loop until ``stop``; sleep until woken by new work or the next due time."""
         wake = wake or threading.Event()
-        self.backups.notify = wake.set  # an instance's job that ended: attach and finish fan-outs at once
+        ended = threading.Event()  # an instance's job ended a backup: attach and finish fan-outs at once
+
+        def backup_ended() -> None:
+            ended.set()
+            wake.set()
+
+        self.backups.notify = backup_ended
         sender = DeliveryLoop(self.deliveries)
         senders_stop = threading.Event()  # set when this loop ends, however it ends
         senders = threading.Thread(target=sender.run_forever, args=(senders_stop,), name="deliveries", daemon=True)
@@ -103,6 +109,7 @@ class Worker:
         try:
             while not stop.is_set():
                 try:
+                    ended.clear()
                     busy = self.run_once()
                     failures = 0
                     self._report_health(None)
@@ -124,7 +131,9 @@ class Worker:
                     continue
                 riding = self.attaching.riding
                 gather = self.config.ride_gather_seconds if riding else self.config.gather_seconds
-                if wake.wait(self._idle_seconds()) and gather:
+                # No gathering after a backup ended: its fan-out parent (or the triggers waiting for the
+                # freed slot) is due now, and nothing is gained by letting more land first.
+                if wake.wait(self._idle_seconds()) and gather and not ended.is_set():
                     stop.wait(gather)
                 wake.clear()
         finally:
