@@ -188,13 +188,14 @@ class Worker:
         return min(ceiling, initial * 2.0 ** min(failures - 1, 32))
 
     def _idle_seconds(self) -> float:
+        now = self.clock.now()
         try:
-            due = self.store.next_due()
+            due = self.store.next_due(now)  # the backups of the instances' jobs in flight are not due
         except Exception:
             return self.config.idle_wait
-        if due is None:
-            return self.config.idle_wait
-        # An instance's job in flight keeps its backup due (a hung SDDC Manager for up to its timeout):
-        # check for other due work 20 times a second, not 100; the job wakes the loop when it ends.
-        floor = 0.05 if self.backups.in_flight else 0.01
-        return min(self.config.idle_wait, max(floor, (due - self.clock.now()).total_seconds()))
+        wait = self.config.idle_wait if due is None else max(0.01, (due - now).total_seconds())
+        if self.backups.in_flight:
+            # A job that polled a backup still running does not ring (only one that ended a backup
+            # does): look for the next poll it scheduled 20 times a second.
+            wait = min(wait, 0.05)
+        return min(self.config.idle_wait, wait)
