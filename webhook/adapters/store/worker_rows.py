@@ -43,7 +43,7 @@ class WorkerRows(StoreBase):
         """When the loop has work next. Given ``now``, a backup leased past it (an instance's job in
         flight, a crashed worker's lease) is not due before its lease runs out: the loop then sleeps
         until the next poll nobody holds instead of waking for the ones in flight."""
-        polls = [backups.c.state.in_(ACTIVE)]
+        polls: list[sa.ColumnElement[bool]] = [backups.c.state.in_(ACTIVE)]
         if now is not None:
             polls.append(sa.or_(backups.c.lease_until.is_(None), backups.c.lease_until < now.timestamp()))
         with self._tx() as conn:
