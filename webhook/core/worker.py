@@ -188,13 +188,16 @@ class Worker:
         return min(ceiling, initial * 2.0 ** min(failures - 1, 32))
 
     def _idle_seconds(self) -> float:
+        # Asked before the store: a job that ends after ``next_due`` skipped its leased backup must
+        # still cap the wait (only this loop starts jobs, so none starts in between).
+        in_flight = self.backups.in_flight
         now = self.clock.now()
         try:
             due = self.store.next_due(now)  # the backups of the instances' jobs in flight are not due
         except Exception:
             return self.config.idle_wait
         wait = self.config.idle_wait if due is None else max(0.01, (due - now).total_seconds())
-        if self.backups.in_flight:
+        if in_flight:
             # A job that polled a backup still running does not ring (only one that ended a backup
             # does): look for the next poll it scheduled 20 times a second.
             wait = min(wait, 0.05)
