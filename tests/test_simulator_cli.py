@@ -40,26 +40,8 @@ def test_simulator_command_serves_the_sddc_manager_api():
 
 
 def test_simulator_instances_serves_independent_sddc_managers_on_consecutive_ports():
-    port = free_port()
-    while any(_taken(port + n) for n in range(3)):
-        port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "webhook", "simulator", "--port", str(port), "--instances", "3",
-                             "--backup-seconds", "30"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=dict(os.environ), text=True)
+    proc, port, tokens = _start_three()
     try:
-        tokens = []
-        for n in range(3):
-            base = f"http://127.0.0.1:{port + n}"
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    answer = requests.post(base + "/v1/tokens", json={"username": "admin@local",
-                                                                      "password": "VMware123!VMware123!"})
-                    break
-                except requests.ConnectionError:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.1)
-            tokens.append({"Authorization": f"Bearer {answer.json()['accessToken']}"})
         first = f"http://127.0.0.1:{port}"
         assert requests.post(first + "/v1/backups/tasks", headers=tokens[0],
                              json={"elements": [{"resourceType": "SDDC_MANAGER"}]}).status_code == 202
@@ -82,3 +64,33 @@ def _taken(port: int) -> bool:
 
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _start_three() -> tuple[subprocess.Popen[str], int, list[dict[str, str]]]:
+    """The simulator on three consecutive free ports, and a token from each.
+
+    Only the first port comes from the kernel; the next two can be taken (an outgoing connection's
+    local port on a busy host) between the check and the simulator's bind, and then it exits at
+    start: start it again on other ports rather than wait for a server that is gone.
+    """
+    for _ in range(5):
+        port = free_port()
+        while any(_taken(port + n) for n in range(3)):
+            port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "webhook", "simulator", "--port", str(port), "--instances",
+                                 "3", "--backup-seconds", "30"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=dict(os.environ), text=True)
+        tokens: list[dict[str, str]] = []
+        deadline = time.monotonic() + 15
+        while len(tokens) < 3 and proc.poll() is None:
+            try:
+                answer = requests.post(f"http://127.0.0.1:{port + len(tokens)}/v1/tokens",
+                                       json={"username": "admin@local", "password": "VMware123!VMware123!"})
+                tokens.append({"Authorization": f"Bearer {answer.json()['accessToken']}"})
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the simulator did not listen within 15 s"
+                time.sleep(0.1)
+        if len(tokens) == 3:
+            return proc, port, tokens
+        proc.communicate(timeout=10)  # it exited at start (a port taken): try other ports
+    raise AssertionError("the simulator could not start on three consecutive free ports in 5 tries")

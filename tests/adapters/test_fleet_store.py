@@ -36,7 +36,7 @@ def test_a_fan_out_makes_its_children_once_and_attaches_them_in_one_commit(store
     fresh = store.fan_out(parent.id, children(parent))
     assert fresh is not None and [c.instance for c in fresh] == ["eu-west", "us-east"]
     assert store.fan_out(parent.id, children(parent)) is None  # no longer waiting: nothing made twice
-    assert [p.id for p in store.fanouts_waiting(10)] == [parent.id]
+    assert store.fanouts_ready(10) == []  # its children are out
     kids = store.children_of(parent.id)
     assert [k.parent_id for k in kids] == [parent.id] * 2 and all(k.state is TriggerState.ACCEPTED for k in kids)
     backups = {b.instance: b for b, _ in store.open_backups(
@@ -44,6 +44,12 @@ def test_a_fan_out_makes_its_children_once_and_attaches_them_in_one_commit(store
     attached = store.attach_many([([k.id], backups[k.instance].id, []) for k in kids])
     assert sorted(attached) == sorted(k.id for k in kids)
     assert {k.backup_id for k in store.children_of(parent.id)} == {b.id for b in backups.values()}
+    assert store.fanouts_ready(10) == []  # ATTACHED children: still out
+    first, second = kids
+    store.complete_triggers([first.id], backups[first.instance].id, NOW, None, [])
+    assert store.fanouts_ready(10) == []  # one child still out
+    store.complete_triggers([second.id], backups[second.instance].id, NOW, None, [])
+    assert [p.id for p in store.fanouts_ready(10)] == [parent.id]  # every child ended: ready to finish
     latest = store.latest_backups(["eu-west", "us-east", "nowhere"])
     assert latest["nowhere"] == (None, None) and latest["eu-west"][0].id == backups["eu-west"].id
     assert latest["eu-west"][1] is None and backups["eu-west"].state is BackupState.SUBMITTING

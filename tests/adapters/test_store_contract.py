@@ -250,6 +250,18 @@ def test_heartbeats_leases_and_wake_up_times(store: Store):
     assert store.last_heartbeat() is None  # w1 said goodbye
 
 
+def test_a_backup_in_flight_is_due_when_its_lease_runs_out_not_before(store: Store):
+    backup, _ = store.open_backup(Backup(spec=default_spec(), created_at=NOW))
+    assert store.next_due(NOW) == datetime.fromtimestamp(0, UTC)  # never submitted: due now
+    [claimed] = store.claim_backups("w1", NOW, 60, 10)
+    assert store.next_due() == datetime.fromtimestamp(0, UTC)  # without ``now``: leases are not looked at
+    assert store.next_due(NOW) == NOW + timedelta(seconds=60)  # leased (a job in flight): when the lease ends
+    claimed.next_poll_at = NOW + timedelta(seconds=5)
+    assert store.save_backup(claimed, "w1")
+    store.release_backup(claimed.id, "w1")
+    assert store.next_due(NOW) == NOW + timedelta(seconds=5)  # let go: its next poll
+
+
 def test_a_postponed_delivery_is_let_go_unattempted_until_its_new_time(store: Store):
     owner = store.add_trigger(trigger(1))[0]
     store.complete_triggers([owner.id], "bkp_x", NOW, None, [delivery(owner)])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from .completion import Completer, reference_token
 from .delivery_policy import DeliveryPolicy
@@ -166,12 +166,20 @@ class BackupStep:
         elif elapsed > self.config.backup_timeout:
             self._time_out(backup, elapsed)
         else:
-            backup.next_poll_at = now + timedelta(seconds=self._poll_interval(elapsed))
+            backup.next_poll_at = self._next_poll(backup.next_poll_at, now, self._poll_interval(elapsed))
             self.store.save_backup(backup, self.owner)
 
     def _poll_interval(self, elapsed: float) -> float:
         # Grows with the age of the backup: quick answers for short backups, light load for long ones.
         return min(self.config.poll_max, max(self.config.poll_initial, elapsed * 0.1))
+
+    @staticmethod
+    def _next_poll(due: datetime | None, now: datetime, interval: float) -> datetime:
+        """An interval after this poll was due, not after it ran: a busy worker's lateness (50 instances'
+        polls on one core) must not add up over a backup's polls and delay seeing its end; never sooner
+        than half an interval from now (after an outage, polls do not catch up in a burst)."""
+        anchored = (due or now) + timedelta(seconds=interval)
+        return max(anchored, now + timedelta(seconds=interval / 2))
 
     def _time_out(self, backup: Backup, elapsed: float) -> None:
         backup.state = BackupState.TIMED_OUT

@@ -61,7 +61,7 @@ class FanoutStep:
 
     def finish_ready(self) -> bool:
         """Finish every fan-out trigger whose children have all ended; True if more may wait."""
-        parents = self.store.fanouts_waiting(self.batch)
+        parents = self.store.fanouts_ready(self.batch)
         for parent in parents:
             kids = self.store.children_of(parent.id)
             if len(kids) < len(parent.targets or []) or any(

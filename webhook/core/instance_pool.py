@@ -21,7 +21,7 @@ class InstancePool:
         self.threads = threads
         self.advance = advance  # one backup's submit or poll
         self.release = release  # let go of a backup's lease
-        self.notify: Callable[[], None] = lambda: None  # the loop's wake-up, when a job ends
+        self.notify: Callable[[], None] = lambda: None  # the loop's wake-up, when a job ended a backup
         self._pool: ThreadPoolExecutor | None = None
         self._busy: set[str] = set()
         self._jobs: set[Future[None]] = set()
@@ -73,7 +73,8 @@ class InstancePool:
             with self._lock:
                 self._busy.discard(instance)
                 self._ended = self._ended or ended
-            self.notify()
+            if ended:  # a poll that saw the task still running leaves nothing for the loop to do now
+                self.notify()
 
     def drain(self, timeout: float | None = None) -> None:
         """Wait for the jobs in flight (tests and shutdown)."""

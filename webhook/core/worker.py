@@ -93,7 +93,13 @@ class Worker:
     def run_forever(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
         """Loop until ``stop``; sleep until woken by new work or the next due time."""
         wake = wake or threading.Event()
-        self.backups.notify = wake.set  # an instance's job that ended: attach and finish fan-outs at once
+        ended = threading.Event()  # an instance's job ended a backup: attach and finish fan-outs at once
+
+        def backup_ended() -> None:
+            ended.set()
+            wake.set()
+
+        self.backups.notify = backup_ended
         sender = DeliveryLoop(self.deliveries)
         senders_stop = threading.Event()  # set when this loop ends, however it ends
         senders = threading.Thread(target=sender.run_forever, args=(senders_stop,), name="deliveries", daemon=True)
@@ -103,6 +109,7 @@ class Worker:
         try:
             while not stop.is_set():
                 try:
+                    ended.clear()
                     busy = self.run_once()
                     failures = 0
                     self._report_health(None)
@@ -124,7 +131,9 @@ class Worker:
                     continue
                 riding = self.attaching.riding
                 gather = self.config.ride_gather_seconds if riding else self.config.gather_seconds
-                if wake.wait(self._idle_seconds()) and gather:
+                # No gathering after a backup ended: its fan-out parent (or the triggers waiting for the
+                # freed slot) is due now, and nothing is gained by letting more land first.
+                if wake.wait(self._idle_seconds()) and gather and not ended.is_set():
                     stop.wait(gather)
                 wake.clear()
         finally:
@@ -179,13 +188,17 @@ class Worker:
         return min(ceiling, initial * 2.0 ** min(failures - 1, 32))
 
     def _idle_seconds(self) -> float:
+        # Asked before the store: a job that ends after ``next_due`` skipped its leased backup must
+        # still cap the wait (only this loop starts jobs, so none starts in between).
+        in_flight = self.backups.in_flight
+        now = self.clock.now()
         try:
-            due = self.store.next_due()
+            due = self.store.next_due(now)  # the backups of the instances' jobs in flight are not due
         except Exception:
             return self.config.idle_wait
-        if due is None:
-            return self.config.idle_wait
-        # An instance's job in flight keeps its backup due (a hung SDDC Manager for up to its timeout):
-        # check for other due work 20 times a second, not 100; the job wakes the loop when it ends.
-        floor = 0.05 if self.backups.in_flight else 0.01
-        return min(self.config.idle_wait, max(floor, (due - self.clock.now()).total_seconds()))
+        wait = self.config.idle_wait if due is None else max(0.01, (due - now).total_seconds())
+        if in_flight:
+            # A job that polled a backup still running does not ring (only one that ended a backup
+            # does): look for the next poll it scheduled 20 times a second.
+            wait = min(wait, 0.05)
+        return min(self.config.idle_wait, wait)

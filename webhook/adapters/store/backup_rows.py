@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -14,14 +16,33 @@ from ...core.triggers import (
 )
 from . import rows
 from .base import ACTIVE, DEFAULT_INSTANCE, StoreBase, log
+from .group_commit import GroupCommit
 from .schema import backups
 
 # The worker asks this on every pass that attaches triggers: a built statement saves it the building.
 _ACTIVE = sa.select(backups).where(backups.c.active_slot == sa.bindparam("instance"))
 
 
+@dataclass(frozen=True)
+class _LeasedWrite:
+    """A change to one backup row, made only if ``owner`` still holds its lease."""
+
+    backup_id: str
+    owner: str
+    values: dict[str, Any]
+
+
 class BackupRows(StoreBase):
-    """Backups: one active at a time per instance (active_slot holds the instance), worked on under a lease."""
+    """Backups: one active at a time per instance (active_slot holds the instance), worked on under a lease.
+
+    Saves and releases from concurrent threads (a fleet's instance jobs: 50 instances submitting
+    and polling at once) share a transaction (``group_commit``); each call still returns only after
+    the commit that holds its write, so "the submit intent is stored before the POST" holds as before.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._leased_writes: GroupCommit[_LeasedWrite, bool] = GroupCommit(self._write_batch, self._writer_lock)
 
     def get_backup(self, backup_id: str) -> Backup | None:
         with self._tx() as conn:
@@ -79,14 +100,17 @@ class BackupRows(StoreBase):
         values = rows.backup_row(backup)
         values.pop("id")
         values["active_slot"] = backup.instance if backup.state.is_active else None
-        with self._tx(write=True) as conn:
-            result = conn.execute(backups.update().where(
-                backups.c.id == backup.id, backups.c.lease_owner == owner).values(**values))
-        if result.rowcount != 1:
+        saved = self._leased_writes.add(_LeasedWrite(backup.id, owner, values))
+        if not saved:
             log.warning("lease lost", extra={"event": "backup.lease_lost", "backup_id": backup.id})
-        return result.rowcount == 1
+        return saved
 
     def release_backup(self, backup_id: str, owner: str) -> None:
+        self._leased_writes.add(_LeasedWrite(backup_id, owner, {"lease_owner": None, "lease_until": None}))
+
+    def _write_batch(self, batch: Sequence[_LeasedWrite]) -> list[bool]:
+        """One transaction for the writes handed in together, in order; each: did its lease hold?"""
         with self._tx(write=True) as conn:
-            conn.execute(backups.update().where(backups.c.id == backup_id, backups.c.lease_owner == owner)
-                         .values(lease_owner=None, lease_until=None))
+            return [conn.execute(backups.update().where(backups.c.id == write.backup_id,
+                                                        backups.c.lease_owner == write.owner)
+                                 .values(**write.values)).rowcount == 1 for write in batch]

@@ -39,17 +39,24 @@ class WorkerRows(StoreBase):
             conn.execute(workers.delete().where(workers.c.worker_id == owner))
             conn.execute(worker_faults.delete().where(worker_faults.c.worker_id == owner))
 
-    def next_due(self) -> datetime | None:
+    def next_due(self, now: datetime | None = None) -> datetime | None:
+        """When the loop has work next. Given ``now``, a backup leased past it (an instance's job in
+        flight, a crashed worker's lease) is not due before its lease runs out: the loop then sleeps
+        until the next poll nobody holds instead of waking for the ones in flight."""
+        polls: list[sa.ColumnElement[bool]] = [backups.c.state.in_(ACTIVE)]
+        if now is not None:
+            polls.append(sa.or_(backups.c.lease_until.is_(None), backups.c.lease_until < now.timestamp()))
         with self._tx() as conn:
             if conn.execute(sa.select(triggers.c.id).where(
                     triggers.c.state == TriggerState.ACCEPTED.value).limit(1)).first():
                 return rows.time_of(0.0)
-            if conn.execute(sa.select(backups.c.id).where(
-                    backups.c.state.in_(ACTIVE), backups.c.next_poll_at.is_(None)).limit(1)).first():
+            if conn.execute(sa.select(backups.c.id).where(*polls, backups.c.next_poll_at.is_(None)).limit(1)).first():
                 return rows.time_of(0.0)
-            polls = conn.execute(sa.select(sa.func.min(backups.c.next_poll_at))
-                                 .where(backups.c.state.in_(ACTIVE))).scalar()
-        return rows.time_of(polls) if polls is not None else None
+            due = conn.execute(sa.select(sa.func.min(backups.c.next_poll_at)).where(*polls)).scalar()
+            if due is None and now is not None:  # every active backup is leased: when the first lease runs out
+                due = conn.execute(sa.select(sa.func.min(backups.c.lease_until))
+                                   .where(backups.c.state.in_(ACTIVE))).scalar()
+        return rows.time_of(due) if due is not None else None
 
     def report_fault(self, worker_id: str, now: datetime, fault: str | None) -> None:
         with self._tx(write=True) as conn:
