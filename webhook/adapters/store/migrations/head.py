@@ -27,6 +27,8 @@ def settle_without_alembic(conn: Connection) -> bool:
         version_table.create(conn)
         conn.execute(version_table.insert().values(version_num=HEAD))
         return True
-    if "alembic_version" not in tables:
+    if "alembic_version" not in tables or conn.execute(sa.select(version_table.c.version_num)).scalar() != HEAD:
         return False
-    return conn.execute(sa.select(version_table.c.version_num)).scalar() == HEAD
+    if not tables.issuperset(metadata.tables):
+        metadata.create_all(conn)  # a table dropped by hand comes back, as after an upgrade (checkfirst)
+    return True
