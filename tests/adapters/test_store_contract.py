@@ -264,6 +264,26 @@ def test_a_postponed_delivery_is_let_go_unattempted_until_its_new_time(store: St
     assert store.deliveries_of_trigger(owner.id)[0].attempts == []
 
 
+def test_only_live_leases_of_their_owner_on_pending_deliveries_are_renewed(store: Store):
+    owner = store.add_trigger(trigger(1))[0]
+    owed = [delivery(owner) for _ in range(4)]
+    store.complete_triggers([owner.id], "bkp_x", NOW, None, owed)
+    claimed = store.claim_deliveries("w1", NOW, 30, 10)
+    assert len(claimed) == 4
+    sent = RecordedAttempt(delivery_id=owed[0].id, attempt=DeliveryAttempt(at=NOW, status_code=200),
+                           state=DeliveryState.DELIVERED)
+    store.record_attempts("w1", [sent])  # finished: nothing left to renew
+    renewed = store.renew_delivery_leases([d.id for d in owed], "w2", NOW + timedelta(seconds=10), 30)
+    assert renewed == []  # not w2's
+    renewed = store.renew_delivery_leases([d.id for d in owed[:3]], "w1", NOW + timedelta(seconds=10), 30)
+    assert sorted(renewed) == sorted(d.id for d in owed[1:3])
+    # Renewed until NOW + 40: nobody else may claim them at NOW + 35; the unrenewed one is free since NOW + 30.
+    assert [d.id for d in store.claim_deliveries("w2", NOW + timedelta(seconds=35), 30, 10)] == [owed[3].id]
+    assert store.renew_delivery_leases([owed[3].id], "w1", NOW + timedelta(seconds=36), 30) == []  # w2's now
+    assert store.renew_delivery_leases([owed[1].id], "w1", NOW + timedelta(seconds=41), 30) == []  # ran out
+    assert store.renew_delivery_leases([], "w1", NOW, 30) == []
+
+
 def test_worker_faults_are_reported_until_cleared_and_a_write_probe_keeps_nothing(store: Store):
     store.check_writable()
     assert store.worker_faults() == [] and store.next_due() is None

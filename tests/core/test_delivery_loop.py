@@ -8,8 +8,9 @@ import time
 from webhook.adapters.store import SqlStore
 from webhook.core.callbacks import CallbackPolicy, HostAllowlist
 from webhook.core.clock import SystemClock
+from webhook.core.delivery_loop import DeliveryLoop
 from webhook.core.delivery_policy import DeliveryPolicy
-from webhook.core.delivery_step import DeliveryLoop, DeliveryStep
+from webhook.core.delivery_step import DeliveryStep
 from webhook.core.metrics import NullMetrics
 from webhook.core.service import TriggerService
 from webhook.core.triggers import AttemptResult
@@ -74,3 +75,81 @@ def test_one_slow_host_gets_at_most_its_share_of_threads_and_the_others_go_out(t
         stop.set()
         loop.wake.set()
         runner.join(15)
+
+
+class CountingNotifier:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sent: list[str] = []
+
+    def send(self, delivery):  # noqa: ANN001
+        with self.lock:
+            self.sent.append(delivery.id)
+        return AttemptResult(ok=True, status_code=200)
+
+
+def _owed(tmp_path, count: int):  # noqa: ANN202
+    store = SqlStore.from_url(f"sqlite:///{tmp_path / 'd.db'}")
+    clock = SystemClock()
+    service = TriggerService(store, clock, CallbackPolicy(HostAllowlist.of(["*.example.com"])))
+    for _ in range(count):
+        body = generic.parse_body(b'{"callbackUrl": "https://hooks.example.com/cb"}')
+        service.accept(generic.to_trigger(body, caller="ci", received_at=clock.now(), headers={}))
+    worker = Worker(store, FakeSddc(["Successful"]), CountingNotifier(), clock,
+                    WorkerConfig(poll_initial=0.01), DeliveryPolicy())
+    for _ in range(3):
+        worker.attaching.attach()
+        worker.backups.advance()
+        time.sleep(0.02)
+    return store, clock
+
+
+def test_a_delivery_that_waited_past_its_hold_is_renewed_before_its_attempt_and_sent_once(tmp_path):
+    store, clock = _owed(tmp_path, 10)
+    renewals: list[int] = []
+    renew = store.renew_delivery_leases
+
+    def counted(ids, *args):  # noqa: ANN001, ANN202
+        renewals.append(len(ids))
+        return renew(ids, *args)
+
+    store.renew_delivery_leases = counted  # type: ignore[method-assign]
+    # No hold at all: every attempt finds less than a full lease left and renews its host's queue first.
+    config = WorkerConfig(delivery_threads=2, delivery_per_host=1, delivery_hold=0.0)
+    notifier = CountingNotifier()
+    loop = DeliveryLoop(DeliveryStep(store, notifier, clock, config, DeliveryPolicy(), NullMetrics()))
+    stop = threading.Event()
+    runner = threading.Thread(target=loop.run_forever, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(notifier.sent) < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        loop.wake.set()
+        runner.join(15)
+    assert sorted(notifier.sent) == sorted(set(notifier.sent)) and len(notifier.sent) == 10
+    assert renewals and max(renewals) > 1  # one write renewed several waiting deliveries
+    assert store.claim_deliveries("w-other", clock.now(), 60, 100) == []  # all recorded
+
+
+def test_a_waiting_delivery_another_worker_took_meanwhile_is_dropped_unsent(tmp_path):
+    from datetime import timedelta
+
+    from webhook.core.delivery_loop import _Held
+
+    store, clock = _owed(tmp_path, 3)
+    config = WorkerConfig()
+    notifier = CountingNotifier()
+    loop = DeliveryLoop(DeliveryStep(store, notifier, clock, config, DeliveryPolicy(), NullMetrics()))
+    mine = store.claim_deliveries(loop.step.owner, clock.now(), 0.01, 10)  # a lease that soon runs out
+    time.sleep(0.05)
+    past = clock.now() - timedelta(seconds=1)
+    taken = store.claim_deliveries("w-other", clock.now(), 60, 10)
+    assert {d.id for d in taken} == {d.id for d in mine} and len(mine) == 3
+    first, *waiting = (_Held(d, past) for d in mine)
+    loop._queues["hooks.example.com:"] = __import__("collections").deque(waiting)
+    loop._held = 3
+    assert loop._still_ours("hooks.example.com:", first) is False
+    assert not loop._queues["hooks.example.com:"] and loop._held == 1  # the waiting two went too

@@ -85,6 +85,10 @@ class Store(Protocol):
     def postpone_deliveries(self, delivery_ids: Sequence[str], owner: str, until: datetime) -> None:
         """Let go of claimed deliveries unattempted; they are due again at ``until``."""
         ...
+    def renew_delivery_leases(self, delivery_ids: Sequence[str], owner: str, now: datetime,
+                              lease_seconds: float) -> list[str]:
+        """Extend ``owner``'s leases that are still live (one write); the ids renewed."""
+        ...
     def next_delivery_due(self, now: datetime) -> datetime | None: ...
 
     # deadlines and callback secrets (HCP Terraform run tasks)

@@ -102,6 +102,24 @@ class DeliveryRows(StoreBase):
                                                    deliveries.c.lease_owner == owner)
                          .values(next_attempt_at=until.timestamp(), lease_owner=None, lease_until=None))
 
+    def renew_delivery_leases(self, delivery_ids: Sequence[str], owner: str, now: datetime,
+                              lease_seconds: float) -> list[str]:
+        """Extend ``owner``'s live leases on pending deliveries to ``now + lease_seconds``; the ids renewed.
+
+        Only a live lease is extended: once one ran out, anyone may claim the delivery, so it goes
+        through a fresh claim like any other (a row another claim has locked is skipped too).
+        """
+        if not delivery_ids:
+            return []
+        t = now.timestamp()
+        mine = (deliveries.c.id.in_(list(delivery_ids)), deliveries.c.lease_owner == owner,
+                deliveries.c.lease_until >= t, deliveries.c.state == DeliveryState.PENDING.value)
+        with self._tx(write=True) as conn:
+            ids = list(conn.execute(self._lock(sa.select(deliveries.c.id).where(*mine))).scalars())
+            if ids:
+                conn.execute(deliveries.update().where(deliveries.c.id.in_(ids)).values(lease_until=t + lease_seconds))
+        return ids
+
     def next_delivery_due(self, now: datetime) -> datetime | None:
         """The earliest attempt due among deliveries nobody holds a lease on (in-flight ones are not due)."""
         t = now.timestamp()
