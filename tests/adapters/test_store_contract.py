@@ -264,6 +264,41 @@ def test_a_postponed_delivery_is_let_go_unattempted_until_its_new_time(store: St
     assert store.deliveries_of_trigger(owner.id)[0].attempts == []
 
 
+def test_riders_needing_nothing_of_their_own_are_attached_in_bulk(store: Store):
+    from webhook.core.models import BackupResource, BackupSpec
+
+    assert store.attach_riders({"slack"}, 10) == []  # nothing waits, nothing active
+    backup, _ = store.open_backup(Backup(spec=default_spec(), created_at=NOW))
+    slack = CallbackTarget(kind="slack", url="https://hooks.slack.com/x")
+    plain = store.add_trigger(trigger(1))[0]
+    webhook = store.add_trigger(trigger(2, callback=TARGET))[0]
+    owes_started = store.add_trigger(trigger(3, callback=slack))[0]
+    reuse = store.add_trigger(trigger(4).model_copy(update={"reuse_if_newer_than": 60.0}))[0]
+    other_spec = store.add_trigger(trigger(5).model_copy(update={"spec": BackupSpec(
+        elements=[BackupResource(resourceType="VCENTER")])}))[0]
+    other_instance = store.add_trigger(trigger(6).model_copy(update={"instance": "vcf-02"}))[0]
+    fanout = store.add_trigger(trigger(7).model_copy(update={"instance": "*", "targets": ["default"]}))[0]
+    # Submitting: no "started" message is owed yet, so the Slack trigger rides too.
+    [(backup_id, running, ids)] = store.attach_riders({"slack"}, 2)
+    assert backup_id == backup.id and not running and ids == [plain.id, webhook.id]  # oldest first, the limit
+    [(_, _, ids)] = store.attach_riders({"slack"}, 10)
+    assert ids == [owes_started.id]
+    late_slack = store.add_trigger(trigger(8, callback=slack))[0]
+    late_plain = store.add_trigger(trigger(9))[0]
+    [claimed] = store.claim_backups("w1", NOW, 60, 10)
+    claimed.state = BackupState.IN_PROGRESS
+    assert store.save_backup(claimed, "w1")
+    [(_, running, ids)] = store.attach_riders({"slack"}, 10)
+    assert running and ids == [late_plain.id]  # the Slack one is owed its "started" message: left for attach
+    assert store.attach_riders({"slack"}, 10) == []
+    for waiting in (reuse, other_spec, other_instance, fanout, late_slack):
+        stored = store.get_trigger(waiting.id)
+        assert stored is not None and stored.state is TriggerState.ACCEPTED
+    for rider in (plain, webhook, owes_started, late_plain):
+        stored = store.get_trigger(rider.id)
+        assert stored is not None and stored.state is TriggerState.ATTACHED and stored.backup_id == backup.id
+
+
 def test_only_live_leases_of_their_owner_on_pending_deliveries_are_renewed(store: Store):
     owner = store.add_trigger(trigger(1))[0]
     owed = [delivery(owner) for _ in range(4)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -48,6 +48,9 @@ class Store(Protocol):
                            limit: int | None = None) -> list[Trigger]: ...
     def stranded_triggers(self, limit: int) -> list[Trigger]: ...
     def attach_triggers(self, trigger_ids: Sequence[str], backup_id: str, started: Sequence[Delivery]) -> list[str]: ...
+    def attach_riders(self, started_kinds: Collection[str], limit: int) -> list[tuple[str, bool, list[str]]]:
+        """Waiting triggers that need no per-trigger work onto their active backup, in bulk (one write)."""
+        ...
     def complete_triggers(
         self, trigger_ids: Sequence[str], backup_id: str | None, completed_at: datetime, note: str | None,
         deliveries: Sequence[Delivery],
