@@ -48,6 +48,7 @@ class DeliveryLoop:
         self._held = 0  # claimed and not yet finished (waiting or in flight)
         self._moved: dict[str, float] = {}  # host -> when a delivery last left its queue (monotonic)
         self._stopping = False
+        self._queues_full = False  # the last dispatch found no room: wait for a queue to run dry
 
     @property
     def _claim_lease(self) -> float:
@@ -92,28 +93,29 @@ class DeliveryLoop:
                       if q and time.monotonic() - self._moved.get(h, time.monotonic()) < HOST_BUSY_DELAY]
             room = min(self.config.delivery_queue - self._held, cap - max(moving, default=0))
             held = self._held
-        if room <= 0 or (held and room < cap // 4):  # a claim of a few is not worth its write yet
+        self._queues_full = room <= 0 or bool(held and room < cap // 4)  # a claim of a few: not worth a write
+        if self._queues_full:
             return False
         now = self.step.clock.now()
         claimed = self.step.store.claim_deliveries(self.step.owner, now, self._claim_lease, room)
         until = now + timedelta(seconds=self._claim_lease)
+        standing = [d for d in claimed if self.step.stands(d)]
+        self.step.prepare(standing)  # before any sender starts on them
         busy: list[str] = []
-        queued = 0
+        queued: list[Delivery] = []
         hosts: set[str] = set()
-        for delivery in claimed:
-            if not self.step.stands(delivery):
-                continue
-            host = _host(delivery.target.url)
-            with self._slots:
+        with self._slots:
+            for delivery in standing:
+                host = _host(delivery.target.url)
                 queue = self._queues.setdefault(host, deque())
                 if len(queue) >= cap:
                     busy.append(delivery.id)
                     continue
                 queue.append(_Held(delivery, until))
                 self._held += 1
-                self._slots.notify()
-            queued += 1
-            hosts.add(host)
+                queued.append(delivery)
+                hosts.add(host)
+            self._slots.notify_all()
         if busy:
             later = self.step.clock.now() + timedelta(seconds=HOST_BUSY_DELAY)
             self.step.store.postpone_deliveries(busy, self.step.owner, later)
@@ -191,9 +193,8 @@ class DeliveryLoop:
         record = self.step.record_due()
         if record is not None:
             waits.append(record)
-        with self._slots:
-            if self._held >= self.config.delivery_queue:  # full: a sender wakes the loop as a queue runs dry
-                return max(0.005, min(waits))
+        if self._queues_full:  # however much is due: a sender wakes the loop as a queue runs dry
+            return max(0.005, min(waits))
         try:
             due = self.step.store.next_delivery_due(self.step.clock.now())
         except Exception:

@@ -49,6 +49,7 @@ class DeliveryStep:
         """Send what is due on this thread, then record it; True if more is due than one pass takes."""
         claimed = self.store.claim_deliveries(self.owner, self.clock.now(), self.config.lease_seconds,
                                               self.config.batch)
+        self.prepare(claimed)
         try:
             for delivery in claimed:
                 if self.stands(delivery):
@@ -59,6 +60,17 @@ class DeliveryStep:
         finally:  # whatever was sent is recorded, even if a later step failed
             self.record()
         return len(claimed) >= self.config.batch
+
+    def prepare(self, deliveries: list[Delivery]) -> None:
+        """Tell the notifier which deliveries are about to go (one store read for what they all need)."""
+        prepare = getattr(self.notifier, "prepare", None)
+        if prepare is not None and deliveries:
+            try:
+                prepare(deliveries)
+            except StoreUnavailable:
+                raise
+            except Exception:  # only a shortcut: each attempt reads for itself
+                log.exception("delivery batch not prepared", extra={"event": "delivery.prepare_failed"})
 
     def stands(self, delivery: Delivery) -> bool:
         """Whether to attempt it now; one that cannot even be looked at gives up with the reason."""
