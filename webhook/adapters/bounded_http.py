@@ -69,13 +69,15 @@ def _proxy(scheme: str, host: str) -> tuple[str, int, dict[str, str]] | None:
     return parts.hostname or "", parts.port or 80, auth
 
 
-def _connection(url: str, deadline: float) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
-    """A connection for ``url`` (direct, or through the environment's proxy), the request target, extra headers."""
+Proxy = tuple[str, int, dict[str, str]] | None
+
+
+def _connection(url: str, deadline: float, proxy: Proxy) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
+    """A connection for ``url`` (direct, or through ``proxy``), the request target, extra headers."""
     parts = urlsplit(url)
     host, https = parts.hostname or "", parts.scheme == "https"
     port = parts.port or (443 if https else 80)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    proxy = _proxy(parts.scheme, host)
     if proxy is None:
         if https:
             return http.client.HTTPSConnection(host, port, timeout=deadline, context=_tls_context()), target, {}
@@ -143,10 +145,9 @@ _idle: dict[tuple[str, ...], list[tuple[http.client.HTTPConnection, float]]] = {
 _idle_lock = threading.Lock()
 
 
-def _pool_key(url: str) -> tuple[str, ...]:
+def _pool_key(url: str, proxy: Proxy) -> tuple[str, ...]:
     parts = urlsplit(url)
-    return (parts.scheme, (parts.hostname or "").lower(), str(parts.port or ""),
-            repr(_proxy(parts.scheme, parts.hostname or "")))
+    return parts.scheme, (parts.hostname or "").lower(), str(parts.port or ""), repr(proxy)
 
 
 def _reusable(key: tuple[str, ...]) -> http.client.HTTPConnection | None:
@@ -186,15 +187,17 @@ def request(method: str, url: str, body: bytes, headers: dict[str, str], *, dead
     A kept-alive connection the receiver closed just as it was taken fails before any answer: the
     request then goes once more on a new connection, within the same deadline.
     """
-    key = _pool_key(url)
+    parts = urlsplit(url)
+    proxy = _proxy(parts.scheme, parts.hostname or "")  # read from the environment once per request
+    key = _pool_key(url, proxy)
     ends = time.monotonic() + deadline
     reused = _reusable(key)
     if reused is not None:
         try:
-            return _send(reused, method, url, body, headers, deadline, max_body, key, reused=True)
+            return _send(reused, method, url, body, headers, deadline, max_body, key, proxy, reused=True)
         except _Stale:
             pass
-    return _send(None, method, url, body, headers, max(0.001, ends - time.monotonic()), max_body, key)
+    return _send(None, method, url, body, headers, max(0.001, ends - time.monotonic()), max_body, key, proxy)
 
 
 class _Stale(Exception):
@@ -202,14 +205,12 @@ class _Stale(Exception):
 
 
 def _send(conn: http.client.HTTPConnection | None, method: str, url: str, body: bytes, headers: dict[str, str],
-          deadline: float, max_body: int, key: tuple[str, ...], *, reused: bool = False) -> Answer:
-    fresh, target, extra = _connection(url, deadline)
+          deadline: float, max_body: int, key: tuple[str, ...], proxy: Proxy, *, reused: bool = False) -> Answer:
+    fresh, target, extra = _connection(url, deadline, proxy)  # a reused one needs the same target and headers
     if conn is None:
         conn = fresh
-    else:
-        fresh.close()
-        if conn.sock is not None:
-            conn.sock.settimeout(deadline)
+    elif conn.sock is not None:
+        conn.sock.settimeout(deadline)
     headers = {**headers, **extra}
     expired = threading.Event()
 
