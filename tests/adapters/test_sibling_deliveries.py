@@ -8,7 +8,7 @@ from webhook.adapters import sibling_deliveries
 from webhook.adapters.sibling_deliveries import SiblingDeliveries
 from webhook.adapters.store import SqlStore
 from webhook.core.models import default_spec
-from webhook.core.triggers import CallbackTarget, Delivery, DeliveryEvent, Trigger
+from webhook.core.triggers import CallbackTarget, Delivery, DeliveryAttempt, DeliveryEvent, Trigger
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 SLACK = CallbackTarget(kind="slack", url="https://hooks.slack.com/x")
@@ -47,15 +47,17 @@ def test_first_started_attempts_of_a_batch_cost_one_read(tmp_path):
     assert siblings.of(batch[0]) == [] and store.reads == 2  # a snapshot is used once: then read afresh
 
 
-def test_a_result_delivery_or_an_old_snapshot_is_read_afresh(tmp_path, monkeypatch):
+def test_a_retry_or_an_old_snapshot_is_read_afresh(tmp_path, monkeypatch):
     store = CountingStore.from_url(f"sqlite:///{tmp_path / 's.db'}")
     [started] = owed(store, 1)
     final = Delivery(trigger_id=started.trigger_id, event=DeliveryEvent.COMPLETED, target=SLACK, body={},
                      created_at=NOW, next_attempt_at=NOW, give_up_at=NOW + timedelta(hours=1))
+    retried = final.model_copy(update={"attempts": [DeliveryAttempt(at=NOW, status_code=503)]})
     siblings = SiblingDeliveries(store)
-    siblings.prepare([started, final])  # only the started one is read ahead
-    store.add_deliveries([final])  # the result became owed after the batch was read
-    assert [d.id for d in siblings.of(final)] == [started.id] and store.reads == 2
+    siblings.prepare([retried])  # a retry is never read ahead
+    assert store.reads == 0
+    store.add_deliveries([final])
+    assert [d.id for d in siblings.of(retried)] == [started.id] and store.reads == 1
     monkeypatch.setattr(sibling_deliveries, "MAX_AGE", -1.0)  # every snapshot already too old
     siblings.prepare([started])
-    assert [d.id for d in siblings.of(started)] == [final.id] and store.reads == 4
+    assert [d.id for d in siblings.of(started)] == [final.id] and store.reads == 3

@@ -1,11 +1,13 @@
-"""A trigger's other deliveries, read for a whole batch of first "started" attempts in one query.
+"""A trigger's other deliveries, read for a whole batch of first attempts in one query.
 
-The Slack and run-task notifiers look at a trigger's other deliveries before a "started" message
-(is the result already owed? how many posts are left?). Read per attempt, that was one store read per
-callback, as much CPU as the rest of the attempt. ``prepare`` reads them for the batch the delivery
-loop has just claimed; ``of`` hands a delivery its trigger's snapshot once, if it is at most
-``MAX_AGE`` seconds old and the delivery is a first "started" attempt, else reads afresh. The result
-delivery always reads afresh, so Slack's post budget is never counted from a snapshot.
+The Slack and run-task notifiers look at a trigger's other deliveries before they post (is the
+result already owed? how many of Slack's 5 posts are left?). Read per attempt, that was one store
+read per callback, as much CPU as the rest of the attempt. ``prepare`` reads them for the batch the
+delivery loop has just claimed; ``of`` hands a delivery its trigger's snapshot once, if it is at most
+``MAX_AGE`` seconds old and this is the delivery's first attempt, else reads afresh (a retry always).
+
+A snapshot cannot overspend Slack's budget: the result delivery reserves, for a "started" delivery
+still pending in the snapshot, its full share (2 posts), and a finished one's count no longer changes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from collections.abc import Sequence
 
 from ..core.ports import Store
-from ..core.triggers import Delivery, DeliveryEvent
+from ..core.triggers import Delivery
 
 MAX_AGE = 1.0
 
@@ -27,7 +29,7 @@ class SiblingDeliveries:
         self._read: dict[str, tuple[float, list[Delivery]]] = {}  # trigger id -> (when read, its deliveries)
 
     def prepare(self, deliveries: Sequence[Delivery]) -> None:
-        ids = [d.trigger_id for d in deliveries if _first_start(d)]
+        ids = [d.trigger_id for d in deliveries if not d.attempts]
         if not ids:
             return
         found = self.store.deliveries_of_triggers(ids)
@@ -41,12 +43,9 @@ class SiblingDeliveries:
         """The trigger's deliveries other than this one."""
         with self._lock:
             entry = self._read.pop(delivery.trigger_id, None)
-        if entry is not None and _first_start(delivery) and time.monotonic() - entry[0] <= MAX_AGE:
+        if entry is not None and not delivery.attempts and time.monotonic() - entry[0] <= MAX_AGE:
             found = entry[1]
         else:
             found = self.store.deliveries_of_trigger(delivery.trigger_id)
         return [d for d in found if d.id != delivery.id]
 
-
-def _first_start(delivery: Delivery) -> bool:
-    return delivery.event is DeliveryEvent.STARTED and not delivery.attempts
