@@ -267,7 +267,7 @@ def test_a_postponed_delivery_is_let_go_unattempted_until_its_new_time(store: St
 def test_riders_needing_nothing_of_their_own_are_attached_in_bulk(store: Store):
     from webhook.core.models import BackupResource, BackupSpec
 
-    assert store.attach_riders({"slack"}, 10) == []  # nothing waits, nothing active
+    assert store.attach_riders({"slack"}, 10) == ([], False)  # nothing waits, nothing active
     backup, _ = store.open_backup(Backup(spec=default_spec(), created_at=NOW))
     slack = CallbackTarget(kind="slack", url="https://hooks.slack.com/x")
     plain = store.add_trigger(trigger(1))[0]
@@ -279,18 +279,19 @@ def test_riders_needing_nothing_of_their_own_are_attached_in_bulk(store: Store):
     other_instance = store.add_trigger(trigger(6).model_copy(update={"instance": "vcf-02"}))[0]
     fanout = store.add_trigger(trigger(7).model_copy(update={"instance": "*", "targets": ["default"]}))[0]
     # Submitting: no "started" message is owed yet, so the Slack trigger rides too.
-    [(backup_id, running, ids)] = store.attach_riders({"slack"}, 2)
+    [(backup_id, running, ids)], more = store.attach_riders({"slack"}, 2)
     assert backup_id == backup.id and not running and ids == [plain.id, webhook.id]  # oldest first, the limit
-    [(_, _, ids)] = store.attach_riders({"slack"}, 10)
-    assert ids == [owes_started.id]
+    assert more
+    [(_, _, ids)], more = store.attach_riders({"slack"}, 10)
+    assert ids == [owes_started.id] and more  # the others are left for the per-trigger path
     late_slack = store.add_trigger(trigger(8, callback=slack))[0]
     late_plain = store.add_trigger(trigger(9))[0]
     [claimed] = store.claim_backups("w1", NOW, 60, 10)
     claimed.state = BackupState.IN_PROGRESS
     assert store.save_backup(claimed, "w1")
-    [(_, running, ids)] = store.attach_riders({"slack"}, 10)
+    [(_, running, ids)], _ = store.attach_riders({"slack"}, 10)
     assert running and ids == [late_plain.id]  # the Slack one is owed its "started" message: left for attach
-    assert store.attach_riders({"slack"}, 10) == []
+    assert store.attach_riders({"slack"}, 10) == ([], True)
     for waiting in (reuse, other_spec, other_instance, fanout, late_slack):
         stored = store.get_trigger(waiting.id)
         assert stored is not None and stored.state is TriggerState.ACCEPTED

@@ -39,14 +39,14 @@ class AttachStep:
         Riders that need nothing of their own (no fan-out, no reuse window, no "started" message
         owed) go first, set-based in one write; only the rest are read into models one by one.
         """
-        riders = self.store.attach_riders(self.policy.started_event_kinds, self.config.batch)
+        riders, more = self.store.attach_riders(self.policy.started_event_kinds, self.config.batch)
         for backup_id, _, ids in riders:
             log_batch("triggers attached", "trigger.attached", ids, backup_id=backup_id)
         if riders:
             self.riding = any(running for _, running, _ in riders)
         if sum(len(ids) for _, _, ids in riders) >= self.config.batch:
             return True
-        pending = self.store.accepted_triggers(self.config.batch)
+        pending = self.store.accepted_triggers(self.config.batch) if more else []
         if not pending:
             return False
         self.riding = any(running for _, running, _ in riders)

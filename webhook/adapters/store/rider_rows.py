@@ -10,23 +10,26 @@ from ...core.triggers import BackupState, TriggerState
 from .base import StoreBase
 from .schema import backups, triggers
 
+Riders = list[tuple[str, bool, list[str]]]  # per backup: its id, whether it is in progress, the ids attached
+
 
 class RiderRows(StoreBase):
-    def attach_riders(self, started_kinds: Collection[str], limit: int) -> list[tuple[str, bool, list[str]]]:
+    def attach_riders(self, started_kinds: Collection[str], limit: int) -> tuple[Riders, bool]:
         """Attach waiting triggers to the active backup of their instance and spec, set-based, in one write.
 
         Only those that need no per-trigger work: not a fan-out, no ``reuseIfNewerThan``, and no
         "backup started" message owed (a backup in progress and a callback of a kind in
         ``started_kinds``). Nothing is read into a model. Per backup: (its id, whether it is in
-        progress, the ids attached); at most ``limit`` triggers in all.
+        progress, the ids attached), at most ``limit`` triggers in all; and whether any trigger
+        still waits (for the per-trigger path).
         """
         kind = sa.func.coalesce(triggers.c.callback["kind"].as_string(), "")
         found: list[tuple[str, bool, list[str]]] = []
         left = limit
+        waiting = sa.select(triggers.c.id).where(triggers.c.state == TriggerState.ACCEPTED.value).limit(1)
         with self._tx() as conn:  # a read first: a pass with nothing waiting never takes the write lock
-            if conn.execute(sa.select(triggers.c.id).where(
-                    triggers.c.state == TriggerState.ACCEPTED.value).limit(1)).first() is None:
-                return []
+            if conn.execute(waiting).first() is None:
+                return [], False
         with self._tx(write=True) as conn:
             active = conn.execute(sa.select(backups.c.id, backups.c.instance, backups.c.spec_key, backups.c.state)
                                   .where(backups.c.active_slot.is_not(None))).all()
@@ -45,4 +48,5 @@ class RiderRows(StoreBase):
                         state=TriggerState.ATTACHED.value, backup_id=backup_id))
                     found.append((backup_id, running, ids))
                     left -= len(ids)
-        return found
+            more = conn.execute(waiting).first() is not None
+        return found, more
