@@ -153,3 +153,34 @@ def test_a_waiting_delivery_another_worker_took_meanwhile_is_dropped_unsent(tmp_
     loop._held = 3
     assert loop._still_ours("hooks.example.com:", first) is False
     assert not loop._queues["hooks.example.com:"] and loop._held == 1  # the waiting two went too
+
+
+def test_an_attempt_is_recorded_soon_after_it_went_out_even_while_the_loop_sleeps_long(tmp_path):
+    from webhook.core.triggers import DeliveryState
+
+    store, clock = _owed(tmp_path, 1)
+    # The loop would otherwise sleep the whole idle_wait; the attempt's record must not wait for it.
+    config = WorkerConfig(idle_wait=60.0, record_every=20, record_within=0.1)
+
+    class SlowNotifier(CountingNotifier):
+        def send(self, delivery):  # noqa: ANN001, ANN202
+            time.sleep(0.3)  # the loop has gone to sleep by the time this attempt is done
+            return super().send(delivery)
+
+    notifier = SlowNotifier()
+    loop = DeliveryLoop(DeliveryStep(store, notifier, clock, config, DeliveryPolicy(), NullMetrics()))
+    stop = threading.Event()
+    runner = threading.Thread(target=loop.run_forever, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 20
+        recorded = []
+        while time.monotonic() < deadline and not recorded:
+            [trigger] = store.list_triggers(source=None, state=None, since=None, limit=5)
+            recorded = [d for d in store.deliveries_of_trigger(trigger.id) if d.state is DeliveryState.DELIVERED]
+            time.sleep(0.05)
+        assert recorded and len(notifier.sent) == 1
+    finally:
+        stop.set()
+        loop.wake.set()
+        runner.join(15)

@@ -49,6 +49,7 @@ class DeliveryLoop:
         self._moved: dict[str, float] = {}  # host -> when a delivery last left its queue (monotonic)
         self._stopping = False
         self._queues_full = False  # the last dispatch found no room: wait for a queue to run dry
+        self._sleep_until = 0.0  # when the loop's current sleep ends (monotonic; 0 while it is awake)
 
     @property
     def _claim_lease(self) -> float:
@@ -71,8 +72,12 @@ class DeliveryLoop:
                     stop.wait(self.config.error_backoff_initial)
                     continue
                 if not full:
-                    self.wake.wait(self._idle_seconds())
+                    self._sleep_until = float("inf")  # from here, a new unrecorded attempt wakes the loop
+                    idle = self._idle_seconds()
+                    self._sleep_until = time.monotonic() + idle
+                    self.wake.wait(idle)
                     self.wake.clear()
+                    self._sleep_until = 0.0
         finally:
             with self._slots:
                 self._stopping = True
@@ -112,6 +117,7 @@ class DeliveryLoop:
                     busy.append(delivery.id)
                     continue
                 queue.append(_Held(delivery, until))
+                self._moved.setdefault(host, time.monotonic())  # a queue that never moves counts as stalled
                 self._held += 1
                 queued.append(delivery)
                 hosts.add(host)
@@ -153,6 +159,8 @@ class DeliveryLoop:
                     due = self.step.record_due()
                     if due is not None and due <= 0:
                         self.step.record()
+                    elif due is not None and time.monotonic() + due < self._sleep_until:
+                        self.wake.set()  # the loop sleeps past this record's time: it records within record_within
             except Exception:  # the store is down, say: the lease lapses and the delivery goes again later
                 log.exception("delivery pass failed", extra={"event": "delivery.pass_failed"})
             finally:
