@@ -276,6 +276,62 @@ def test_a_postponed_delivery_is_let_go_unattempted_until_its_new_time(store: St
     assert store.deliveries_of_trigger(owner.id)[0].attempts == []
 
 
+def test_riders_needing_nothing_of_their_own_are_attached_in_bulk(store: Store):
+    from webhook.core.models import BackupResource, BackupSpec
+
+    assert store.attach_riders({"slack"}, 10) == ([], False)  # nothing waits, nothing active
+    backup, _ = store.open_backup(Backup(spec=default_spec(), created_at=NOW))
+    slack = CallbackTarget(kind="slack", url="https://hooks.slack.com/x")
+    plain = store.add_trigger(trigger(1))[0]
+    webhook = store.add_trigger(trigger(2, callback=TARGET))[0]
+    owes_started = store.add_trigger(trigger(3, callback=slack))[0]
+    reuse = store.add_trigger(trigger(4).model_copy(update={"reuse_if_newer_than": 60.0}))[0]
+    other_spec = store.add_trigger(trigger(5).model_copy(update={"spec": BackupSpec(
+        elements=[BackupResource(resourceType="VCENTER")])}))[0]
+    other_instance = store.add_trigger(trigger(6).model_copy(update={"instance": "vcf-02"}))[0]
+    fanout = store.add_trigger(trigger(7).model_copy(update={"instance": "*", "targets": ["default"]}))[0]
+    # Submitting: no "started" message is owed yet, so the Slack trigger rides too.
+    [(backup_id, running, ids)], more = store.attach_riders({"slack"}, 2)
+    assert backup_id == backup.id and not running and ids == [plain.id, webhook.id]  # oldest first, the limit
+    assert more
+    [(_, _, ids)], more = store.attach_riders({"slack"}, 10)
+    assert ids == [owes_started.id] and more  # the others are left for the per-trigger path
+    late_slack = store.add_trigger(trigger(8, callback=slack))[0]
+    late_plain = store.add_trigger(trigger(9))[0]
+    [claimed] = store.claim_backups("w1", NOW, 60, 10)
+    claimed.state = BackupState.IN_PROGRESS
+    assert store.save_backup(claimed, "w1")
+    [(_, running, ids)], _ = store.attach_riders({"slack"}, 10)
+    assert running and ids == [late_plain.id]  # the Slack one is owed its "started" message: left for attach
+    assert store.attach_riders({"slack"}, 10) == ([], True)
+    for waiting in (reuse, other_spec, other_instance, fanout, late_slack):
+        stored = store.get_trigger(waiting.id)
+        assert stored is not None and stored.state is TriggerState.ACCEPTED
+    for rider in (plain, webhook, owes_started, late_plain):
+        stored = store.get_trigger(rider.id)
+        assert stored is not None and stored.state is TriggerState.ATTACHED and stored.backup_id == backup.id
+
+
+def test_only_live_leases_of_their_owner_on_pending_deliveries_are_renewed(store: Store):
+    owner = store.add_trigger(trigger(1))[0]
+    owed = [delivery(owner) for _ in range(4)]
+    store.complete_triggers([owner.id], "bkp_x", NOW, None, owed)
+    claimed = store.claim_deliveries("w1", NOW, 30, 10)
+    assert len(claimed) == 4
+    sent = RecordedAttempt(delivery_id=owed[0].id, attempt=DeliveryAttempt(at=NOW, status_code=200),
+                           state=DeliveryState.DELIVERED)
+    store.record_attempts("w1", [sent])  # finished: nothing left to renew
+    renewed = store.renew_delivery_leases([d.id for d in owed], "w2", NOW + timedelta(seconds=10), 30)
+    assert renewed == []  # not w2's
+    renewed = store.renew_delivery_leases([d.id for d in owed[:3]], "w1", NOW + timedelta(seconds=10), 30)
+    assert sorted(renewed) == sorted(d.id for d in owed[1:3])
+    # Renewed until NOW + 40: nobody else may claim them at NOW + 35; the unrenewed one is free since NOW + 30.
+    assert [d.id for d in store.claim_deliveries("w2", NOW + timedelta(seconds=35), 30, 10)] == [owed[3].id]
+    assert store.renew_delivery_leases([owed[3].id], "w1", NOW + timedelta(seconds=36), 30) == []  # w2's now
+    assert store.renew_delivery_leases([owed[1].id], "w1", NOW + timedelta(seconds=41), 30) == []  # ran out
+    assert store.renew_delivery_leases([], "w1", NOW, 30) == []
+
+
 def test_worker_faults_are_reported_until_cleared_and_a_write_probe_keeps_nothing(store: Store):
     store.check_writable()
     assert store.worker_faults() == [] and store.next_due() is None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -130,6 +130,16 @@ class NotifierRouter:
 
     def __init__(self, notifiers: Mapping[str, Notifier]) -> None:
         self.notifiers = dict(notifiers)
+
+    def prepare(self, deliveries: Sequence[Delivery]) -> None:
+        """Let each notifier that reads the store for its attempts read for this whole batch at once."""
+        by_kind: dict[str, list[Delivery]] = {}
+        for delivery in deliveries:
+            by_kind.setdefault(delivery.target.kind, []).append(delivery)
+        for kind, batch in by_kind.items():
+            prepare = getattr(self.notifiers.get(kind), "prepare", None)
+            if prepare is not None:
+                prepare(batch)
 
     def send(self, delivery: Delivery) -> AttemptResult:
         notifier = self.notifiers.get(delivery.target.kind)

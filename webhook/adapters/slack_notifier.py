@@ -18,7 +18,7 @@ Each POST is bounded as a whole and reads at most 64 KiB of the answer (``bounde
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core.ports import Store
@@ -29,6 +29,7 @@ from . import bounded_http
 from .bounded_http import Answer
 from .notifiers import USER_AGENT
 from .notifiers import refusal as url_refusal
+from .sibling_deliveries import SiblingDeliveries
 
 MAX_POSTS = 5
 STARTED_MAX_POSTS = 2
@@ -55,6 +56,12 @@ class SlackNotifier:
         self.check_url = check_url
         self.store = store
         self.timeout = timeout
+        self.siblings = SiblingDeliveries(store) if store is not None else None
+
+    def prepare(self, deliveries: Sequence[Delivery]) -> None:
+        """A batch is about to be sent: read its triggers' other deliveries at once."""
+        if self.siblings is not None:
+            self.siblings.prepare(deliveries)
 
     def send(self, delivery: Delivery) -> AttemptResult:
         left, refusal = self._posts_left(delivery)
@@ -84,9 +91,9 @@ class SlackNotifier:
         """How many more times this delivery may post, and why not when none."""
         own = len(delivery.attempts)
         started = delivery.event is DeliveryEvent.STARTED
-        if self.store is None:
+        if self.siblings is None:
             return (STARTED_MAX_POSTS if started else MAX_POSTS - STARTED_MAX_POSTS) - own, _spent(started)
-        others = [d for d in self.store.deliveries_of_trigger(delivery.trigger_id) if d.id != delivery.id]
+        others = self.siblings.of(delivery)
         other_started = [d for d in others if d.event is DeliveryEvent.STARTED]
         if started:
             if any(d.event is DeliveryEvent.COMPLETED for d in others):

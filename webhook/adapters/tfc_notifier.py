@@ -11,7 +11,7 @@ The token is never put in an error text, a log line or an exception.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from . import bounded_http
 from .bounded_http import Answer
 from .notifiers import USER_AGENT
 from .notifiers import refusal as url_refusal
+from .sibling_deliveries import SiblingDeliveries
 
 Render = Callable[[str, dict[str, Any], dict[str, Any]], dict[str, Any]]
 
@@ -49,6 +50,12 @@ class TfcRunTaskNotifier:
         self.store = store
         self.timeout = timeout
         self.now = now
+        self.siblings = SiblingDeliveries(store) if store is not None else None
+
+    def prepare(self, deliveries: Sequence[Delivery]) -> None:
+        """A batch is about to be sent: read its triggers' other deliveries at once."""
+        if self.siblings is not None:
+            self.siblings.prepare(deliveries)
 
     def send(self, delivery: Delivery) -> AttemptResult:
         refusal = self._refusal(delivery)
@@ -79,11 +86,11 @@ class TfcRunTaskNotifier:
         expires = _parse(options.get("expires_at"))
         if expires is not None and self.now() > expires:
             return "HCP Terraform stopped waiting for this task 10 minutes after its request; not sent"
-        if delivery.event is DeliveryEvent.STARTED and self.store is not None:
-            for other in self.store.deliveries_of_trigger(delivery.trigger_id):
+        if delivery.event is DeliveryEvent.STARTED and self.siblings is not None:
+            for other in self.siblings.of(delivery):
                 final = other.event is DeliveryEvent.COMPLETED or (
                     other.event is DeliveryEvent.DEADLINE and other.state is DeliveryState.DELIVERED)
-                if other.id != delivery.id and final:
+                if final:
                     return "the final status is already owed, so 'running' would arrive late; not sent"
         return None
 

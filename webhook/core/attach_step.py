@@ -34,10 +34,22 @@ class AttachStep:
 
     def attach(self) -> bool:
         """Attach waiting triggers to their instance's running backup, or open one (coalescing per
-        instance); split fan-out triggers into one child per instance. True if more wait."""
-        pending = self.store.accepted_triggers(self.config.batch)
+        instance); split fan-out triggers into one child per instance. True if more wait.
+
+        Riders that need nothing of their own (no fan-out, no reuse window, no "started" message
+        owed) go first, set-based in one write; only the rest are read into models one by one.
+        """
+        riders, more = self.store.attach_riders(self.policy.started_event_kinds, self.config.batch)
+        for backup_id, _, ids in riders:
+            log_batch("triggers attached", "trigger.attached", ids, backup_id=backup_id)
+        if riders:
+            self.riding = any(running for _, running, _ in riders)
+        if sum(len(ids) for _, _, ids in riders) >= self.config.batch:
+            return True
+        pending = self.store.accepted_triggers(self.config.batch) if more else []
         if not pending:
             return False
+        self.riding = any(running for _, running, _ in riders)
         full = len(pending) >= self.config.batch
         now = self.clock.now()
         waiting: dict[str, list[Trigger]] = {}
@@ -60,7 +72,6 @@ class AttachStep:
                 self.completer.fail(trigger, exc, now)
                 continue
             waiting.setdefault(trigger.instance, []).append(trigger)
-        self.riding = False
         if len(waiting) > 1:
             self._attach_fleet(waiting, now)
             return full

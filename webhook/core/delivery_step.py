@@ -1,10 +1,11 @@
 """The deliver step: send the callbacks that are due, apart from submit and poll, and record them.
 
-Callbacks run on their own threads (``DeliveryLoop``), at most ``delivery_threads`` attempts at once
-and ``delivery_per_host`` to one host, so a receiver that sleeps or trickles holds up only its own
-callbacks, never a backup's submit or poll. Each delivery is claimed just before its attempt, with a
-lease longer than the notifier's bound on one attempt plus the time to record it: without a crash
-no other worker, on any node, can take it while it is in flight, so no callback is sent twice.
+Callbacks run on their own threads (``DeliveryLoop``, delivery_loop.py), at most ``delivery_threads``
+attempts at once and ``delivery_per_host`` to one host, so a receiver that sleeps or trickles holds up
+only its own callbacks, never a backup's submit or poll. Each attempt starts only while this worker's
+lease on the delivery still covers the notifier's bound on one attempt plus the time to record it:
+without a crash no other worker, on any node, can take it while it is in flight, so no callback is
+sent twice.
 
 Attempts are recorded a few at a time (``record_every``, or ``record_within`` after the first):
 a commit per callback was an fsync each on the core the request path needs. That window is what a
@@ -16,8 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from datetime import datetime
 
 from .completion import reference_token
 from .delivery_policy import DeliveryPolicy
@@ -29,10 +29,6 @@ from .triggers import AttemptResult, Delivery, DeliveryAttempt, DeliveryEvent, D
 from .worker_config import WorkerConfig
 
 log = logging.getLogger("webhook.worker")
-
-# A delivery whose host has no free slot waits this long before it is looked at again.
-HOST_BUSY_DELAY = 1.0
-
 
 class DeliveryStep:
     """One delivery attempt and its record; the synchronous pass tests and ``Worker.run_once`` use."""
@@ -53,6 +49,7 @@ class DeliveryStep:
         """Send what is due on this thread, then record it; True if more is due than one pass takes."""
         claimed = self.store.claim_deliveries(self.owner, self.clock.now(), self.config.lease_seconds,
                                               self.config.batch)
+        self.prepare(claimed)
         try:
             for delivery in claimed:
                 if self.stands(delivery):
@@ -63,6 +60,17 @@ class DeliveryStep:
         finally:  # whatever was sent is recorded, even if a later step failed
             self.record()
         return len(claimed) >= self.config.batch
+
+    def prepare(self, deliveries: list[Delivery]) -> None:
+        """Tell the notifier which deliveries are about to go (one store read for what they all need)."""
+        prepare = getattr(self.notifier, "prepare", None)
+        if prepare is not None and deliveries:
+            try:
+                prepare(deliveries)
+            except StoreUnavailable:
+                raise
+            except Exception:  # only a shortcut: each attempt reads for itself
+                log.exception("delivery batch not prepared", extra={"event": "delivery.prepare_failed"})
 
     def stands(self, delivery: Delivery) -> bool:
         """Whether to attempt it now; one that cannot even be looked at gives up with the reason."""
@@ -141,124 +149,6 @@ class DeliveryStep:
         log.info("deadline passed", extra={"event": "trigger.deadline", "trigger_id": trigger.id,
                                            "backup_id": trigger.backup_id})
         return True
-
-
-class DeliveryLoop:
-    """Runs ``DeliveryStep`` on a pool of threads until stopped; ``wake`` says new callbacks may be due."""
-
-    def __init__(self, step: DeliveryStep) -> None:
-        self.step = step
-        self.config = step.config
-        self.wake = threading.Event()
-        self._slots = threading.Condition()
-        self._per_host: dict[str, int] = {}
-        self._in_flight = 0
-        self._queue: list[Delivery | None] = []
-
-    def run_forever(self, stop: threading.Event) -> None:
-        threads = [threading.Thread(target=self._sender, name=f"delivery-{i}", daemon=True)
-                   for i in range(max(1, self.config.delivery_threads))]
-        for thread in threads:
-            thread.start()
-        try:
-            while not stop.is_set():
-                try:
-                    full = self._dispatch()
-                    due = self.step.record_due()
-                    if due is not None and due <= 0:
-                        self.step.record()
-                except Exception:  # the store is down, say: try again shortly, keep the threads
-                    log.exception("delivery pass failed", extra={"event": "delivery.pass_failed"})
-                    stop.wait(self.config.error_backoff_initial)
-                    continue
-                if not full:
-                    self.wake.wait(self._idle_seconds())
-                    self.wake.clear()
-        finally:
-            with self._slots:
-                self._queue.extend([None] * len(threads))
-                self._slots.notify_all()
-            for thread in threads:
-                thread.join(self.config.attempt_deadline + 1)
-            self.step.record()
-
-    def _dispatch(self) -> bool:
-        """Claim as many due deliveries as there are free threads and start them; True to go again at once.
-
-        A delivery whose host already has its share of threads is let go and looked at again in
-        ``HOST_BUSY_DELAY`` (one write for all of them). A round that could start none of what it
-        claimed pauses before the next, so a backlog for one slow host cannot spin the loop.
-        """
-        with self._slots:
-            free = self.config.delivery_threads - self._in_flight
-        if free <= 0:
-            return False
-        claimed = self.step.store.claim_deliveries(self.step.owner, self.step.clock.now(),
-                                                   self.config.delivery_lease, free)
-        busy: list[str] = []
-        started = 0
-        for delivery in claimed:
-            if not self.step.stands(delivery):
-                continue
-            host = _host(delivery.target.url)
-            with self._slots:
-                if self._per_host.get(host, 0) >= self.config.delivery_per_host:
-                    busy.append(delivery.id)
-                    continue
-                self._per_host[host] = self._per_host.get(host, 0) + 1
-                self._in_flight += 1
-                self._queue.append(delivery)
-                self._slots.notify()
-            started += 1
-        if busy:
-            later = self.step.clock.now() + timedelta(seconds=HOST_BUSY_DELAY)
-            self.step.store.postpone_deliveries(busy, self.step.owner, later)
-            if not started:
-                self.wake.wait(HOST_BUSY_DELAY / 4)
-        return len(claimed) >= free and started > 0
-
-    def _sender(self) -> None:
-        while True:
-            with self._slots:
-                while not self._queue:
-                    self._slots.wait()
-                delivery = self._queue.pop(0)
-            if delivery is None:
-                return
-            try:
-                self.step.attempt(delivery)
-            finally:
-                host = _host(delivery.target.url)
-                with self._slots:
-                    self._per_host[host] -= 1
-                    if not self._per_host[host]:
-                        del self._per_host[host]
-                    self._in_flight -= 1
-                self.wake.set()
-
-    def _idle_seconds(self) -> float:
-        with self._slots:
-            if self._in_flight >= self.config.delivery_threads:
-                return self.config.idle_wait  # every thread is busy: a finished attempt wakes the loop
-        waits = [self.config.idle_wait]
-        record = self.step.record_due()
-        if record is not None:
-            waits.append(record)
-        try:
-            due = self.step.store.next_delivery_due(self.step.clock.now())
-        except Exception:
-            due = None
-        if due is not None:
-            waits.append((due - self.step.clock.now()).total_seconds())
-        return max(0.005, min(waits))
-
-
-def _host(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        return f"{(parts.hostname or '').lower()}:{parts.port or ''}"
-    except ValueError:
-        return url
 
 
 @dataclass

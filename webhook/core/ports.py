@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -48,6 +48,11 @@ class Store(Protocol):
                            limit: int | None = None) -> list[Trigger]: ...
     def stranded_triggers(self, limit: int) -> list[Trigger]: ...
     def attach_triggers(self, trigger_ids: Sequence[str], backup_id: str, started: Sequence[Delivery]) -> list[str]: ...
+    def attach_riders(self, started_kinds: Collection[str], limit: int,
+                      ) -> tuple[list[tuple[str, bool, list[str]]], bool]:
+        """Waiting triggers that need no per-trigger work onto their active backup, in bulk (one write);
+        per backup (id, in progress, ids attached), and whether any trigger still waits."""
+        ...
     def complete_triggers(
         self, trigger_ids: Sequence[str], backup_id: str | None, completed_at: datetime, note: str | None,
         deliveries: Sequence[Delivery],
@@ -84,6 +89,10 @@ class Store(Protocol):
     def cancel_delivery(self, delivery_id: str, owner: str, reason: str) -> None: ...
     def postpone_deliveries(self, delivery_ids: Sequence[str], owner: str, until: datetime) -> None:
         """Let go of claimed deliveries unattempted; they are due again at ``until``."""
+        ...
+    def renew_delivery_leases(self, delivery_ids: Sequence[str], owner: str, now: datetime,
+                              lease_seconds: float) -> list[str]:
+        """Extend ``owner``'s leases that are still live (one write); the ids renewed."""
         ...
     def next_delivery_due(self, now: datetime) -> datetime | None: ...
 

@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 from .attach_step import AttachStep
 from .backup_step import BackupStep
 from .completion import Completer, reference_token
+from .delivery_loop import DeliveryLoop
 from .delivery_policy import DeliveryPolicy
-from .delivery_step import DeliveryLoop, DeliveryStep
+from .delivery_step import DeliveryStep
 from .fanout import FanoutStep
 from .metrics import Metrics, NullMetrics
 from .ports import Clock, Notifier, SddcManager, Store

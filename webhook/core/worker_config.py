@@ -45,6 +45,12 @@ class WorkerConfig:
     # once, and at most ``delivery_per_host`` to one host, so one slow receiver delays only its own.
     delivery_threads: int = 8
     delivery_per_host: int = 2
+    # One claim (one write) takes up to ``delivery_queue_per_host`` due deliveries, and this worker
+    # holds at most ``delivery_queue`` claimed at once; a claimed one may wait ``delivery_hold``
+    # seconds for its host's turn before its lease must be renewed (see core.delivery_loop).
+    delivery_queue: int = 64
+    delivery_queue_per_host: int = 32
+    delivery_hold: float = 10.0
     # The notifier's bound on one attempt (connect + send + whole answer). A delivery's lease is taken
     # or renewed just before each attempt for this plus ``lease_margin``: it cannot lapse mid-attempt.
     attempt_deadline: float = 15.0

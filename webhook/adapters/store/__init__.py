@@ -14,6 +14,7 @@ from .delivery_rows import DeliveryRows
 from .engine import WriterQueue, make_engine, writer_queue
 from .fanout_rows import FanoutRows, FleetAttachRows
 from .instance_rows import InstanceRows
+from .rider_rows import RiderRows
 from .status_rows import StatusRows
 from .trigger_rows import TriggerRows
 from .worker_rows import WorkerRows
@@ -21,6 +22,6 @@ from .worker_rows import WorkerRows
 __all__ = ["ACTIVE_SLOT", "DEFAULT_INSTANCE", "SqlStore", "WriterQueue", "make_engine", "writer_queue"]
 
 
-class SqlStore(TriggerRows, BackupRows, DeliveryRows, WorkerRows, StatusRows, FanoutRows, FleetAttachRows,
+class SqlStore(TriggerRows, RiderRows, BackupRows, DeliveryRows, WorkerRows, StatusRows, FanoutRows, FleetAttachRows,
                InstanceRows, StoreBase):
     """The Store port over SQLAlchemy Core; each part lives in its own module."""

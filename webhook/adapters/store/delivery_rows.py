@@ -28,6 +28,14 @@ def insert_deliveries(conn: Connection, owed: Sequence[Delivery]) -> None:
         conn.execute(deliveries.insert(), [rows.delivery_row(d) for d in owed])
 
 
+# An attempt's record: the new state, the attempts so far, the lease let go (delivered_at kept unless delivered).
+_RECORD = deliveries.update().where(deliveries.c.id == sa.bindparam("b_id")).values(
+    attempts=sa.bindparam("b_attempts", type_=deliveries.c.attempts.type), state=sa.bindparam("b_state"),
+    last_error=sa.bindparam("b_last_error"), lease_owner=None, lease_until=None,
+    next_attempt_at=sa.bindparam("b_next", type_=sa.Float),
+    delivered_at=sa.func.coalesce(sa.bindparam("b_delivered", type_=sa.Float), deliveries.c.delivered_at))
+
+
 class DeliveryRows(StoreBase):
     """Deliveries and the run-task deadline bookkeeping."""
 
@@ -72,23 +80,25 @@ class DeliveryRows(StoreBase):
         with self._tx(write=True) as conn:
             history = dict(conn.execute(sa.select(deliveries.c.id, deliveries.c.attempts)
                                         .where(deliveries.c.id.in_(ids))).all())
+            params: list[dict[str, Any]] = []
             for recorded in attempts:
                 earlier = history.get(recorded.delivery_id) or []
                 history[recorded.delivery_id] = [*earlier, recorded.attempt.model_dump(mode="json")]
-                values: dict[str, Any] = {
-                    "attempts": history[recorded.delivery_id], "state": recorded.state.value,
-                    "last_error": recorded.last_error, "lease_owner": None, "lease_until": None,
-                    "next_attempt_at": recorded.next_attempt_at.timestamp() if recorded.next_attempt_at else None,
-                }
-                if recorded.state is DeliveryState.DELIVERED:
-                    values["delivered_at"] = recorded.attempt.at.timestamp()
-                done = conn.execute(deliveries.update().where(
-                    deliveries.c.id == recorded.delivery_id, deliveries.c.lease_owner == owner).values(**values))
-                if recorded.forget_options and done.rowcount:
-                    trigger_id = conn.execute(sa.select(deliveries.c.trigger_id).where(
-                        deliveries.c.id == recorded.delivery_id)).scalar()
-                    if trigger_id is not None:
-                        _forget(conn, trigger_id, recorded.forget_options)
+                delivered = recorded.state is DeliveryState.DELIVERED
+                params.append({
+                    "b_id": recorded.delivery_id, "b_attempts": history[recorded.delivery_id],
+                    "b_state": recorded.state.value, "b_last_error": recorded.last_error,
+                    "b_next": recorded.next_attempt_at.timestamp() if recorded.next_attempt_at else None,
+                    "b_delivered": recorded.attempt.at.timestamp() if delivered else None,
+                })
+            # One statement for the lot (executemany), the owner guard on each row.
+            conn.execute(_RECORD.where(deliveries.c.lease_owner == owner), params)
+            for recorded in attempts:
+                if recorded.forget_options:  # its record is in: erase what was kept only for it
+                    row = conn.execute(sa.select(deliveries.c.trigger_id, deliveries.c.attempts).where(
+                        deliveries.c.id == recorded.delivery_id)).first()
+                    if row is not None and row.attempts == history[recorded.delivery_id]:
+                        _forget(conn, row.trigger_id, recorded.forget_options)
 
     def cancel_delivery(self, delivery_id: str, owner: str, reason: str) -> None:
         with self._tx(write=True) as conn:
@@ -101,6 +111,24 @@ class DeliveryRows(StoreBase):
             conn.execute(deliveries.update().where(deliveries.c.id.in_(list(delivery_ids)),
                                                    deliveries.c.lease_owner == owner)
                          .values(next_attempt_at=until.timestamp(), lease_owner=None, lease_until=None))
+
+    def renew_delivery_leases(self, delivery_ids: Sequence[str], owner: str, now: datetime,
+                              lease_seconds: float) -> list[str]:
+        """Extend ``owner``'s live leases on pending deliveries to ``now + lease_seconds``; the ids renewed.
+
+        Only a live lease is extended: once one ran out, anyone may claim the delivery, so it goes
+        through a fresh claim like any other (a row another claim has locked is skipped too).
+        """
+        if not delivery_ids:
+            return []
+        t = now.timestamp()
+        mine = (deliveries.c.id.in_(list(delivery_ids)), deliveries.c.lease_owner == owner,
+                deliveries.c.lease_until >= t, deliveries.c.state == DeliveryState.PENDING.value)
+        with self._tx(write=True) as conn:
+            ids = list(conn.execute(self._lock(sa.select(deliveries.c.id).where(*mine))).scalars())
+            if ids:
+                conn.execute(deliveries.update().where(deliveries.c.id.in_(ids)).values(lease_until=t + lease_seconds))
+        return ids
 
     def next_delivery_due(self, now: datetime) -> datetime | None:
         """The earliest attempt due among deliveries nobody holds a lease on (in-flight ones are not due)."""
