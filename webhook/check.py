@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from .adapters.sddc_manager import SddcManagerClient
-from .app import build_sddc_client, build_store
 from .core.errors import ServiceError
 from .fleet_settings import InstanceSettings
 from .settings import SECRET_FIELDS, Settings
+from .wiring import build_sddc_client, build_store
 
 
 def describe_settings(settings: Settings) -> list[str]:

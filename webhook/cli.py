@@ -90,8 +90,8 @@ def prepare_metrics_dir(settings: Any) -> Any:
 
 def load_app_once(settings: Any) -> None:
     """Create the schema and fail fast on a bad database URL before forking web workers."""
-    from .app import build_store
     from .core.errors import StoreUnavailable
+    from .wiring import build_store
 
     try:
         store = build_store(settings)
@@ -122,8 +122,8 @@ def _die_with_parent() -> None:
 @main.command()
 def worker() -> None:
     """Run a worker loop alone (attach, submit, poll, deliver)."""
-    from .app import build_store, run_worker_loop
     from .logs import configure_logging
+    from .wiring import build_store, run_worker_loop  # no Flask in the worker process
 
     settings = load_settings()
     configure_logging(settings.log_level)
@@ -272,7 +272,7 @@ def db() -> None:
 def db_upgrade() -> None:
     """Upgrade the store's schema to this release now (e.g. before a rolling deploy), then say its revision."""
     from .adapters.store.migrations.migrate import current_revision
-    from .app import build_store
+    from .wiring import build_store
 
     store = build_store(load_settings())  # creating the store runs the migrations, under the schema lock
     with store.engine.connect() as conn:
