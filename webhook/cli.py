@@ -45,7 +45,9 @@ def serve(host: str | None, port: int | None, no_worker: bool) -> None:
     """Run a node: gunicorn for the web side plus a worker loop."""
     from .gunicorn_app import run_gunicorn
     from .logs import configure_logging
+    from .malloc_arenas import cap_malloc_arenas
 
+    cap_malloc_arenas()  # before any thread; gunicorn's workers inherit it through fork
     loaded = load_settings(host=host, port=port)
     settings = prepare_metrics_dir(loaded)
     configure_logging(settings.log_level)
@@ -123,8 +125,10 @@ def _die_with_parent() -> None:
 def worker() -> None:
     """Run a worker loop alone (attach, submit, poll, deliver)."""
     from .logs import configure_logging
+    from .malloc_arenas import cap_malloc_arenas
     from .wiring import build_store, run_worker_loop  # no Flask in the worker process
 
+    cap_malloc_arenas()  # before any thread
     settings = load_settings()
     configure_logging(settings.log_level)
     stop = threading.Event()
