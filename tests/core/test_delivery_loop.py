@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from webhook.adapters.store import SqlStore
 from webhook.core.callbacks import CallbackPolicy, HostAllowlist
@@ -45,6 +47,20 @@ class HoldingNotifier:
         return AttemptResult(ok=True, status_code=200)
 
 
+@contextmanager
+def running(loop: DeliveryLoop) -> Iterator[DeliveryLoop]:
+    """The loop on its own thread for the block, stopped and joined after it."""
+    stop = threading.Event()
+    runner = threading.Thread(target=loop.run_forever, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        yield loop
+    finally:
+        stop.set()
+        loop.wake.set()
+        runner.join(15)
+
+
 def test_one_slow_host_gets_at_most_its_share_of_threads_and_the_others_go_out(tmp_path):
     store = SqlStore.from_url(f"sqlite:///{tmp_path / 'd.db'}")
     clock = SystemClock()
@@ -61,20 +77,15 @@ def test_one_slow_host_gets_at_most_its_share_of_threads_and_the_others_go_out(t
         worker.backups.advance()  # submit, then poll: the backup ends, 12 results are owed
         time.sleep(0.02)
     loop = DeliveryLoop(DeliveryStep(store, notifier, clock, config, DeliveryPolicy(), NullMetrics()))
-    stop = threading.Event()
-    runner = threading.Thread(target=loop.run_forever, args=(stop,), daemon=True)
-    runner.start()
-    try:
-        deadline = time.monotonic() + 10
-        while notifier.fast_done < 4 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert notifier.fast_done == 4  # the fast host's callbacks went out while the slow host held on
-        assert notifier.most_slow_at_once == 2  # never more than its share
-    finally:
-        notifier.release.set()
-        stop.set()
-        loop.wake.set()
-        runner.join(15)
+    with running(loop):
+        try:
+            deadline = time.monotonic() + 10
+            while notifier.fast_done < 4 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert notifier.fast_done == 4  # the fast host's callbacks went out while the slow host held on
+            assert notifier.most_slow_at_once == 2  # never more than its share
+        finally:
+            notifier.release.set()
 
 
 class CountingNotifier:
@@ -118,17 +129,10 @@ def test_a_delivery_that_waited_past_its_hold_is_renewed_before_its_attempt_and_
     config = WorkerConfig(delivery_threads=2, delivery_per_host=1, delivery_hold=0.0)
     notifier = CountingNotifier()
     loop = DeliveryLoop(DeliveryStep(store, notifier, clock, config, DeliveryPolicy(), NullMetrics()))
-    stop = threading.Event()
-    runner = threading.Thread(target=loop.run_forever, args=(stop,), daemon=True)
-    runner.start()
-    try:
+    with running(loop):
         deadline = time.monotonic() + 10
         while len(notifier.sent) < 10 and time.monotonic() < deadline:
             time.sleep(0.02)
-    finally:
-        stop.set()
-        loop.wake.set()
-        runner.join(15)
     assert sorted(notifier.sent) == sorted(set(notifier.sent)) and len(notifier.sent) == 10
     assert renewals and max(renewals) > 1  # one write renewed several waiting deliveries
     assert store.claim_deliveries("w-other", clock.now(), 60, 100) == []  # all recorded
@@ -169,10 +173,7 @@ def test_an_attempt_is_recorded_soon_after_it_went_out_even_while_the_loop_sleep
 
     notifier = SlowNotifier()
     loop = DeliveryLoop(DeliveryStep(store, notifier, clock, config, DeliveryPolicy(), NullMetrics()))
-    stop = threading.Event()
-    runner = threading.Thread(target=loop.run_forever, args=(stop,), daemon=True)
-    runner.start()
-    try:
+    with running(loop):
         deadline = time.monotonic() + 20
         recorded = []
         while time.monotonic() < deadline and not recorded:
@@ -180,7 +181,3 @@ def test_an_attempt_is_recorded_soon_after_it_went_out_even_while_the_loop_sleep
             recorded = [d for d in store.deliveries_of_trigger(trigger.id) if d.state is DeliveryState.DELIVERED]
             time.sleep(0.05)
         assert recorded and len(notifier.sent) == 1
-    finally:
-        stop.set()
-        loop.wake.set()
-        runner.join(15)
