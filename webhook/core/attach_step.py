@@ -42,14 +42,12 @@ class AttachStep:
         riders, more = self.store.attach_riders(self.policy.started_event_kinds, self.config.batch)
         for backup_id, _, ids in riders:
             log_batch("triggers attached", "trigger.attached", ids, backup_id=backup_id)
-        if riders:
+        full = sum(len(ids) for _, _, ids in riders) >= self.config.batch
+        pending = self.store.accepted_triggers(self.config.batch) if more and not full else []
+        if riders or pending:
             self.riding = any(running for _, running, _ in riders)
-        if sum(len(ids) for _, _, ids in riders) >= self.config.batch:
-            return True
-        pending = self.store.accepted_triggers(self.config.batch) if more else []
-        if not pending:
-            return False
-        self.riding = any(running for _, running, _ in riders)
+        if full or not pending:
+            return full
         full = len(pending) >= self.config.batch
         now = self.clock.now()
         waiting: dict[str, list[Trigger]] = {}

@@ -64,9 +64,7 @@ class DeliveryLoop:
             while not stop.is_set():
                 try:
                     full = self._dispatch()
-                    due = self.step.record_due()
-                    if due is not None and due <= 0:
-                        self.step.record()
+                    self.step.record_if_due()
                 except Exception:  # the store is down, say: try again shortly, keep the threads
                     log.exception("delivery pass failed", extra={"event": "delivery.pass_failed"})
                     stop.wait(self.config.error_backoff_initial)
@@ -156,10 +154,8 @@ class DeliveryLoop:
             try:
                 if self._still_ours(host, held):
                     self.step.attempt(held.delivery)
-                    due = self.step.record_due()
-                    if due is not None and due <= 0:
-                        self.step.record()
-                    elif due is not None and time.monotonic() + due < self._sleep_until:
+                    due = self.step.record_if_due()
+                    if due is not None and time.monotonic() + due < self._sleep_until:
                         self.wake.set()  # the loop sleeps past this record's time: it records within record_within
             except Exception:  # the store is down, say: the lease lapses and the delivery goes again later
                 log.exception("delivery pass failed", extra={"event": "delivery.pass_failed"})

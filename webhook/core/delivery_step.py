@@ -54,9 +54,7 @@ class DeliveryStep:
             for delivery in claimed:
                 if self.stands(delivery):
                     self.attempt(delivery)
-                    due = self.record_due()
-                    if due is not None and due <= 0:
-                        self.record()
+                    self.record_if_due()
         finally:  # whatever was sent is recorded, even if a later step failed
             self.record()
         return len(claimed) >= self.config.batch
@@ -125,6 +123,14 @@ class DeliveryStep:
         """Seconds until the unrecorded attempts must be recorded (0: now), or None if there are none."""
         with self._lock:
             return self.unrecorded.due_in(self.clock.now(), self.config.record_every, self.config.record_within)
+
+    def record_if_due(self) -> float | None:
+        """Record now if it is time; else the seconds until it will be (None: nothing unrecorded)."""
+        due = self.record_due()
+        if due is not None and due <= 0:
+            self.record()
+            return None
+        return due
 
     def record(self) -> None:
         with self._lock:
