@@ -83,7 +83,7 @@ class TriggerRows(StoreBase):
                             taken[(new.trigger.caller, key)] = new.trigger.id  # a later twin is its duplicate
                         fresh.append(new)
                 if fresh:
-                    writer.insert(triggers, [rows.trigger_row(n.trigger) for n in fresh])
+                    writer.insert_triggers([n.trigger for n in fresh])
                     owed = [rows.delivery_row(d) for n in fresh for d in n.owed]
                     if owed:
                         writer.insert(deliveries, owed)
