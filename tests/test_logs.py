@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -97,3 +98,12 @@ def test_times_keep_their_milliseconds_across_seconds():
     first.created, second.created = 1764500000.25, 1764500001.5
     assert json.loads(formatter.format(first))["time"] == "2025-11-30T10:53:20.250Z"
     assert json.loads(formatter.format(second))["time"] == "2025-11-30T10:53:21.500Z"
+
+
+def test_values_json_cannot_hold_as_such_are_still_written():
+    record = _record(3)
+    record.when = datetime(2026, 11, 30, tzinfo=UTC)  # written as its str()
+    record.text = "caf\u00e9 \udc80"  # a lone surrogate, from a decoded "\\udc80" escape
+    line = json.loads(JsonFormatter().format(record))
+    assert line["when"] == "2026-11-30 00:00:00+00:00"
+    assert line["text"] == "caf\u00e9 \udc80" and line["n"] == 3

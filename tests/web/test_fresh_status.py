@@ -23,11 +23,15 @@ NOW = datetime(2026, 11, 30, 8, 0, 1, 123456, tzinfo=UTC)
             context={"workspace": "prod-ws", "runId": "run-1"}, dedupe_key="k1"),
     Trigger(source="generic", caller="ci", spec=SPEC, received_at=NOW, state=TriggerState.SKIPPED,
             note="cooldown", completed_at=NOW),
+    Trigger(source="generic", caller="ci", received_at=NOW, instance="*", targets=["east", "west"],
+            backup_id="bkp_1", spec=BackupSpec(elements=[BackupResource(resourceType="SDDC_MANAGER"),
+                                                         BackupResource(resourceType="NSXT", name="nsx-1")])),
 ])
 @pytest.mark.parametrize("duplicate", [None, False, True])
 def test_the_fast_text_is_the_models_text(trigger: Trigger, duplicate: bool | None) -> None:
     view = TriggerView(trigger, None)
-    assert fresh_status_json(view, URL, duplicate) == view.status(URL, duplicate).model_dump_json(exclude_none=True)
+    assert fresh_status_json(view, URL, duplicate) == view.status(URL, duplicate).model_dump_json(
+        exclude_none=True).encode()
 
 
 def test_a_trigger_with_a_backup_or_a_non_string_context_takes_the_models_path() -> None:

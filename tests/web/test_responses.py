@@ -29,3 +29,15 @@ def test_a_plain_status_url_is_sent_as_is_with_every_other_header() -> None:
 def test_a_location_that_needs_quoting_still_goes_through_werkzeug() -> None:
     response = app_with("http://example.com/v1/triggers/ä b").test_client().post("/")
     assert response.headers["Location"] == "http://example.com/v1/triggers/%C3%A4%20b"
+
+
+def test_the_shortcut_gives_the_headers_werkzeug_gives() -> None:
+    from werkzeug.wrappers import Response
+
+    url = "http://127.0.0.1:8080/v1/triggers/trg_0123abcd"
+    environ = {"SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8080", "wsgi.url_scheme": "http", "PATH_INFO": "/",
+               "REQUEST_METHOD": "POST"}
+    for status in (200, 202):
+        ours = AppResponse(b'{"id":"x"}', status, [("Location", url)], content_type="application/json")
+        theirs = Response(b'{"id":"x"}', status, [("Location", url)], content_type="application/json")
+        assert ours.get_wsgi_headers(environ).to_wsgi_list() == theirs.get_wsgi_headers(environ).to_wsgi_list()

@@ -25,6 +25,12 @@ class AppResponse(Response):
         location = self.headers.get("Location")
         if location is None or not _PLAIN_URL.fullmatch(location):
             return super().get_wsgi_headers(environ)
+        status = self.status_code
+        if 200 <= status < 300 and status != 204 and "Content-Length" in self.headers \
+                and "Content-Location" not in self.headers:
+            # A status body with its length set and a plain absolute Location (every acknowledgement):
+            # werkzeug would return these headers unchanged, so skip its pass over them.
+            return Headers(self.headers)
         del self.headers["Location"]
         try:
             headers = super().get_wsgi_headers(environ)
