@@ -41,3 +41,19 @@ def test_the_shortcut_gives_the_headers_werkzeug_gives() -> None:
         ours = AppResponse(b'{"id":"x"}', status, [("Location", url)], content_type="application/json")
         theirs = Response(b'{"id":"x"}', status, [("Location", url)], content_type="application/json")
         assert ours.get_wsgi_headers(environ).to_wsgi_list() == theirs.get_wsgi_headers(environ).to_wsgi_list()
+
+
+def test_json_response_is_jsonify_s_document() -> None:
+    from flask import jsonify
+
+    from webhook.web.responses import json_response
+
+    app = Flask("t")
+    app.response_class = AppResponse
+    for document in ({"id": "trg_1", "reason": "disk „full“ ✓", "duplicate": False, "backupId": None},
+                     {"reason": "half a pair \udc80"}):
+        with app.test_request_context():
+            ours, theirs = json_response(document, 202), jsonify(document)
+        assert ours.status_code == 202 and ours.mimetype == "application/json"
+        assert ours.get_json() == theirs.get_json() == document
+        assert ours.get_data().endswith(b"\n")

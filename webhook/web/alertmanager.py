@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -19,6 +19,7 @@ from ..sources.alertmanager import AlertmanagerConfig
 from . import openapi
 from .context import web
 from .inbound import raw_body, require_json, status_url
+from .responses import json_response
 
 log = logging.getLogger("webhook.web.alertmanager")
 
@@ -68,16 +69,14 @@ def receive() -> ResponseReturnValue:
     receipt = service.take(intake)  # writes the request's one audit line
     status = 202 if receipt.created and not intake.skipped else 200
     stored = receipt.trigger
-    response = jsonify({
+    return json_response({
         "id": stored.id,
         "state": stored.state.value,
         "reason": stored.note if intake.skipped else stored.reason,
         "duplicate": not receipt.created,
         "backupId": stored.backup_id,
         "statusUrl": status_url(stored.id),
-    })
-    response.status_code = status
-    return response
+    }, status)
 
 
 OPENAPI = openapi.Described({
