@@ -36,7 +36,9 @@ def _rich() -> Trigger:
 @pytest.mark.parametrize("trigger", [
     Trigger(source="generic", caller="ci", spec=default_spec(), received_at=NOW),
     _rich(),
-], ids=["plain", "every-column"])
+    Trigger(source="slack", caller="u", spec=default_spec(), received_at=NOW,
+            context={"user_name": "half a pair \udc80", "nested": {"n": [1, 2.5, None, True]}}),
+], ids=["plain", "every-column", "odd-context"])
 def test_trigger_values_store_what_trigger_row_stores(trigger: Trigger, tmp_path: Path):
     store = SqlStore.from_url(f"sqlite:///{tmp_path / 's.db'}")
     expected = _Insert(triggers, tuple(rows.trigger_row(trigger)), store.engine).values(rows.trigger_row(trigger))
