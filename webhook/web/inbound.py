@@ -17,9 +17,10 @@ def raw_body() -> bytes:
     the limit is refused with 413: it was cut, and a cut body must never be accepted.
     """
     data = request.get_data(cache=True)
-    limit = request.max_content_length
-    if request.content_length is None and limit is not None and len(data) >= limit:
-        raise RequestEntityTooLarge(f"The body is larger than {limit} bytes.")
+    if request.content_length is None:  # the limit is looked up only for a chunked body (it costs a lookup)
+        limit = request.max_content_length
+        if limit is not None and len(data) >= limit:
+            raise RequestEntityTooLarge(f"The body is larger than {limit} bytes.")
     return data
 
 
