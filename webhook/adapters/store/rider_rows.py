@@ -12,6 +12,20 @@ from .schema import backups, triggers
 
 Riders = list[tuple[str, bool, list[str]]]  # per backup: its id, whether it is in progress, the ids attached
 
+# Built once: the worker runs these every pass (woken per group commit), and building them cost more
+# CPU than SQLite takes to answer them.
+_KIND = sa.func.coalesce(triggers.c.callback["kind"].as_string(), "")
+_WAITING = sa.select(triggers.c.id).where(triggers.c.state == TriggerState.ACCEPTED.value).limit(1)
+_ACTIVE = sa.select(backups.c.id, backups.c.instance, backups.c.spec_key, backups.c.state).where(
+    backups.c.active_slot.is_not(None))
+_RIDERS = sa.select(triggers.c.id).where(
+    triggers.c.state == TriggerState.ACCEPTED.value, triggers.c.instance == sa.bindparam("instance"),
+    triggers.c.spec_key == sa.bindparam("spec_key"), triggers.c.reuse_if_newer_than.is_(None)).order_by(
+    triggers.c.received_at).limit(sa.bindparam("limit", type_=sa.Integer))
+_RIDERS_OWING_NOTHING = _RIDERS.where(_KIND.not_in(sa.bindparam("started_kinds", expanding=True)))
+_ATTACH = triggers.update().where(triggers.c.id.in_(sa.bindparam("ids", expanding=True))).values(
+    state=TriggerState.ATTACHED.value, backup_id=sa.bindparam("to_backup"))
+
 
 class RiderRows(StoreBase):
     def attach_riders(self, started_kinds: Collection[str], limit: int) -> tuple[Riders, bool]:
@@ -23,30 +37,25 @@ class RiderRows(StoreBase):
         progress, the ids attached), at most ``limit`` triggers in all; and whether any trigger
         still waits (for the per-trigger path).
         """
-        kind = sa.func.coalesce(triggers.c.callback["kind"].as_string(), "")
         found: list[tuple[str, bool, list[str]]] = []
         left = limit
-        waiting = sa.select(triggers.c.id).where(triggers.c.state == TriggerState.ACCEPTED.value).limit(1)
         with self._tx() as conn:  # a read first: a pass with nothing waiting never takes the write lock
-            if conn.execute(waiting).first() is None:
+            if conn.execute(_WAITING).first() is None:
                 return [], False
         with self._tx(write=True) as conn:
-            active = conn.execute(sa.select(backups.c.id, backups.c.instance, backups.c.spec_key, backups.c.state)
-                                  .where(backups.c.active_slot.is_not(None))).all()
+            active = conn.execute(_ACTIVE).all()
             for backup_id, instance, spec_key, state in active:
                 if left <= 0:
                     break
                 running = state == BackupState.IN_PROGRESS.value
-                query = sa.select(triggers.c.id).where(
-                    triggers.c.state == TriggerState.ACCEPTED.value, triggers.c.instance == instance,
-                    triggers.c.spec_key == spec_key, triggers.c.reuse_if_newer_than.is_(None))
+                params: dict[str, object] = {"instance": instance, "spec_key": spec_key, "limit": left}
+                query = _RIDERS
                 if running and started_kinds:
-                    query = query.where(kind.not_in(list(started_kinds)))
-                ids = list(conn.execute(self._lock(query.order_by(triggers.c.received_at).limit(left))).scalars())
+                    query, params["started_kinds"] = _RIDERS_OWING_NOTHING, list(started_kinds)
+                ids = list(conn.execute(self._lock(query), params).scalars())
                 if ids:
-                    conn.execute(triggers.update().where(triggers.c.id.in_(ids)).values(
-                        state=TriggerState.ATTACHED.value, backup_id=backup_id))
+                    conn.execute(_ATTACH, {"ids": ids, "to_backup": backup_id})
                     found.append((backup_id, running, ids))
                     left -= len(ids)
-            more = conn.execute(waiting).first() is not None
+            more = conn.execute(_WAITING).first() is not None
         return found, more
