@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Response, current_app
 from pydantic_core import to_json
@@ -50,7 +50,7 @@ def json_response(document: Any, status: int = 200) -> Response:
     try:
         body = to_json(document) + b"\n"
     except ValueError:
-        response = current_app.json.response(document)
+        response = cast(Response, current_app.json.response(document))
         response.status_code = status
         return response
     return current_app.response_class(body, status, content_type="application/json")

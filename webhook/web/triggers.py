@@ -31,7 +31,9 @@ def view_response(view: TriggerView, *, created: bool | None = None, waited: boo
                   viewer: str | None = None) -> ResponseReturnValue:
     url = status_url(view.trigger.id)
     duplicate = None if created is None else not created
-    text: str | bytes | None = fresh_status_json(view, url, duplicate) if viewer in (None, view.trigger.caller) else None
+    text: str | bytes | None = None
+    if viewer in (None, view.trigger.caller):
+        text = fresh_status_json(view, url, duplicate)
     if text is None:
         text = view.status(url, duplicate, viewer).model_dump_json(exclude_none=True)
     status = 200 if (view.finished or (created is None and not waited)) else 202

@@ -18,7 +18,6 @@ from .base import StoreBase
 from .delivery_rows import insert_deliveries
 from .schema import backups, triggers
 
-
 _CHILD = triggers.alias("child")
 _OPEN_CHILD = sa.exists().where(_CHILD.c.parent_id == triggers.c.id, _CHILD.c.state.in_(
     [TriggerState.ACCEPTED.value, TriggerState.ATTACHED.value]))

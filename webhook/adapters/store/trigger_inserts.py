@@ -104,7 +104,7 @@ class SqliteWriter:
 
 
 def sqlite_transaction(engine: Engine) -> BatchTransaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` on a connection of the pool kept for these batches; sqlite3's errors pass through.
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` on a pooled connection kept for these batches; sqlite3's errors pass through.
 
     Only the group commit's leader runs this, one at a time, so one connection serves every batch:
     the pool's checkout and check-in (with its reset) cost more CPU than the batch's own statements.
