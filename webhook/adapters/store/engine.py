@@ -20,10 +20,10 @@ class SqliteMemory:
     """Caps on what SQLite keeps in a process's memory; the worker loop's process sets them.
 
     Each pooled connection keeps up to ``statements`` prepared statements (Python's default is 128),
-    and SQLAlchemy renders an ``IN`` list of every length as its own statement, so during a storm
-    the worker's connections held about 7 MB of them; ``heap_limit`` (bytes, process-wide) makes
-    SQLite reuse page-cache pages instead of growing each connection's cache to its 2 MB. Pages
-    evicted so are read again from the OS's file cache.
+    and SQLAlchemy renders an ``IN`` list of every length as its own statement; ``heap_limit`` (bytes,
+    process-wide) makes SQLite reuse page-cache pages instead of growing each connection's cache to
+    its 2 MB (evicted pages are read again from the OS's file cache). During the 10,000 storm the
+    worker's SQLite held up to 9.4 MB, about half each; with both caps 2.1 MB.
     """
 
     statements: int = 32
