@@ -126,7 +126,7 @@ def worker() -> None:
     """Run a worker loop alone (attach, submit, poll, deliver)."""
     from .logs import configure_logging
     from .malloc_arenas import cap_malloc_arenas
-    from .wiring import build_store, run_worker_loop  # no Flask in the worker process
+    from .wiring import build_worker_store, run_worker_loop  # no Flask in the worker process
 
     cap_malloc_arenas()  # before any thread
     settings = load_settings()
@@ -134,7 +134,7 @@ def worker() -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    run_worker_loop(settings, build_store(settings), stop)
+    run_worker_loop(settings, build_worker_store(settings), stop)
 
 
 @main.command()

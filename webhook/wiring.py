@@ -18,7 +18,7 @@ from .adapters.metrics import PrometheusMetrics
 from .adapters.notifiers import NotifierRouter, WebhookNotifier
 from .adapters.reachability import ReachabilityProbe
 from .adapters.sddc_manager import SddcManagerClient
-from .adapters.store import SqlStore
+from .adapters.store import SqliteMemory, SqlStore
 from .core.callbacks import CallbackPolicy, HostAllowlist
 from .core.clock import SystemClock
 from .core.delivery_policy import DeliveryPolicy
@@ -84,8 +84,14 @@ def load(reference: str) -> Any:
     return getattr(loaded, attribute) if attribute else loaded
 
 
-def build_store(settings: Settings) -> SqlStore:
-    return SqlStore.from_url(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+def build_store(settings: Settings, *, sqlite_memory: SqliteMemory | None = None) -> SqlStore:
+    return SqlStore.from_url(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,
+                             sqlite_memory=sqlite_memory)
+
+
+def build_worker_store(settings: Settings) -> SqlStore:
+    """The worker loop's store: SQLite's statement and page caches capped (the storm's memory, issue 17)."""
+    return build_store(settings, sqlite_memory=SqliteMemory())
 
 
 def build_services(settings: Settings) -> Services:

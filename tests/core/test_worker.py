@@ -95,6 +95,28 @@ def test_a_backup_with_more_riders_than_a_page_completes_every_one_a_page_at_a_t
     assert sorted(d.trigger_id for d in notifier.sent) == sorted(t.id for t in riders)  # once each
 
 
+def test_a_page_of_riders_the_store_does_not_finish_ends_the_backups_completion(service, store, clock, monkeypatch):
+    """The page loop stops when a page comes back unfinished (the sweep sees to it) instead of spinning."""
+    sddc = FakeSddc(["In Progress", "Successful"])
+    worker = make_worker(store, clock, sddc, batch=3)
+    riders = [accept(service, clock, reason=f"r{i}") for i in range(8)]
+    worker.run_once()  # opens, submits and attaches every rider
+    pages = []
+    real_page = store.triggers_of_backup
+
+    def counted(*args, **kwargs):
+        page = real_page(*args, **kwargs)
+        pages.append(len(page))
+        assert len(pages) < 10, "the page loop spins"
+        return page
+
+    monkeypatch.setattr(store, "triggers_of_backup", counted)
+    monkeypatch.setattr(store, "complete_triggers", lambda *args, **kwargs: [])  # another worker's, say
+    run_until_quiet(worker, clock, steps=4)
+    assert pages[:2] == [3, 3]  # the first page again: not finished, so the loop ended there
+    assert {store.get_trigger(t.id).state for t in riders} == {TriggerState.ATTACHED}
+
+
 def test_crash_after_post_adopts_the_running_task_instead_of_posting_again(service, store, clock):
     sddc = FakeSddc(["In Progress", "Successful"])
     sddc.crash_after_start = True

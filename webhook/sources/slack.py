@@ -18,8 +18,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from slack_sdk.signature import SignatureVerifier
-
 from ..core.callbacks import CallbackPolicy
 from ..core.errors import CallbackRefused, InvalidRequest, Unauthenticated
 from ..core.intake import Intake
@@ -119,6 +117,8 @@ def verify_request(secret: str | None, body: bytes, headers: Headers, now: float
         raise Unauthenticated("X-Slack-Request-Timestamp is more than 5 minutes from this server's clock "
                               "(a replayed request, or a clock out of sync).",
                               remediation="Check that this server's clock is synchronised (NTP).")
+    from slack_sdk.signature import SignatureVerifier  # here: the worker loop loads this module, never verifies
+
     try:
         valid = SignatureVerifier(secret, clock=_At(now)).is_valid(body, timestamp, signature)  # type: ignore[arg-type]
     except (ValueError, UnicodeDecodeError):  # a body that is not UTF-8 cannot be a Slack form

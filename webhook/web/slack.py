@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+import slack_sdk.signature  # noqa: F401 - loaded with the web side, not on the first request (sources.slack loads it late)
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 

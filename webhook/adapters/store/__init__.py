@@ -11,7 +11,7 @@ from __future__ import annotations
 from .backup_rows import BackupRows
 from .base import ACTIVE_SLOT, DEFAULT_INSTANCE, StoreBase
 from .delivery_rows import DeliveryRows
-from .engine import WriterQueue, make_engine, writer_queue
+from .engine import SqliteMemory, WriterQueue, make_engine, writer_queue
 from .fanout_rows import FanoutRows, FleetAttachRows
 from .instance_rows import InstanceRows
 from .rider_rows import RiderRows
@@ -19,7 +19,7 @@ from .status_rows import StatusRows
 from .trigger_rows import TriggerRows
 from .worker_rows import WorkerRows
 
-__all__ = ["ACTIVE_SLOT", "DEFAULT_INSTANCE", "SqlStore", "WriterQueue", "make_engine", "writer_queue"]
+__all__ = ["ACTIVE_SLOT", "DEFAULT_INSTANCE", "SqlStore", "SqliteMemory", "WriterQueue", "make_engine", "writer_queue"]
 
 
 class SqlStore(TriggerRows, RiderRows, BackupRows, DeliveryRows, WorkerRows, StatusRows, FanoutRows, FleetAttachRows,

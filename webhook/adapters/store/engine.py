@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,29 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
+@dataclass(frozen=True)
+class SqliteMemory:
+    """Caps on what SQLite keeps in a process's memory; the worker loop's process sets them.
+
+    Each pooled connection keeps up to ``statements`` prepared statements (Python's default is 128),
+    and SQLAlchemy renders an ``IN`` list of every length as its own statement; ``heap_limit`` (bytes,
+    process-wide) makes SQLite reuse page-cache pages instead of growing each connection's cache to
+    its 2 MB (evicted pages are read again from the OS's file cache). During the 10,000 storm the
+    worker's SQLite held up to 9.4 MB, about half each; with both caps 2.1 MB.
+    """
+
+    statements: int = 32
+    heap_limit: int = 2 * 1024 * 1024
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", sqlite_memory: SqliteMemory | None = None) -> Engine:
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        capped = {"cached_statements": sqlite_memory.statements} if sqlite_memory else {}
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False,
-                                                     "isolation_level": None})
+                                                     "isolation_level": None, **capped})
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -28,6 +45,8 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
             cur.execute("PRAGMA busy_timeout=30000")
+            if sqlite_memory:
+                cur.execute(f"PRAGMA soft_heap_limit={int(sqlite_memory.heap_limit)}")
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
