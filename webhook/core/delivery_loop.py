@@ -119,7 +119,8 @@ class DeliveryLoop:
                 self._held += 1
                 queued.append(delivery)
                 hosts.add(host)
-            self._slots.notify_all()
+            # One sender per delivery queued: waking all eight for each was a measurable share of a storm.
+            self._slots.notify(len(queued))
         if busy:
             later = self.step.clock.now() + timedelta(seconds=HOST_BUSY_DELAY)
             self.step.store.postpone_deliveries(busy, self.step.owner, later)
@@ -165,7 +166,7 @@ class DeliveryLoop:
                     if not self._per_host[host]:
                         del self._per_host[host]
                     self._held -= 1
-                    self._slots.notify_all()
+                    self._slots.notify()  # one slot freed: one waiting sender can use it (they are alike)
 
     def _still_ours(self, host: str, held: _Held) -> bool:
         """Whether the lease left covers an attempt and its record; renews the host's queue if not.
