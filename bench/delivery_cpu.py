@@ -8,7 +8,8 @@ backup runs, samples the worker-loop process's utime+stime every 50 ms, and repo
 - after the backup's end: worker CPU per final result callback, and the wall time from the backup's
   end to the last callback (the storm section's figure, at this size).
 
-``--profile out.txt`` runs ``py-spy record`` (if installed) on the worker loop for the whole run.
+``--profile out.txt [--phase started|finals]`` runs ``py-spy record --gil`` (if on PATH) on the worker loop
+during the backup or after its end.
 Nothing here is asserted on: it prints numbers to compare before and after a change in the same session.
 """
 
@@ -61,10 +62,23 @@ class CpuSampler:
         return before[-1] if before else self.samples[0][1]
 
 
-def run(total: int, backup_seconds: float, profile: Path | None, timeout: float = 600.0) -> dict[str, float]:
+def _wait_for_a_final(receiver: Receiver) -> None:
+    while not any(a.is_final() for a in receiver.snapshot()[-50:]):
+        time.sleep(0.05)
+
+
+def _spy(worker: int, profile: Path, receiver: Receiver, phase: str) -> subprocess.Popen[bytes]:
+    """py-spy on the worker loop (GIL holders only: CPU, not waiting), from now or from the first final."""
+    if phase == "finals":
+        _wait_for_a_final(receiver)
+    return subprocess.Popen(["py-spy", "record", "-p", str(worker), "-r", "200", "-f", "raw", "-o", str(profile),
+                             "--threads", "--gil"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run(total: int, backup_seconds: float, profile: Path | None, phase: str = "finals",
+        timeout: float = 600.0) -> dict[str, float]:
     endpoints = [ep for ep in payloads.STORM_ENDPOINTS if ep.available()]
     work = Path(tempfile.mkdtemp(prefix="delivery-cpu-"))
-    print(work)
     sim = SimulatorServer(SimulatorConfig(backup_seconds=backup_seconds)).start()
     receiver = Receiver().start()
     env = servers.node_env(work / "node.db", servers.free_port(), sim.url, receiver.host)
@@ -74,14 +88,17 @@ def run(total: int, backup_seconds: float, profile: Path | None, timeout: float 
             worker = servers.node_processes(node.pid)["worker loop"]
             sampler = CpuSampler(worker).start()
             requests = storm_requests(endpoints, total, receiver, f"cpu{int(time.time())}")
+            if profile is not None and phase == "started" and shutil.which("py-spy"):
+                spy = _spy(worker, profile, receiver, phase)
             began = time.time()
             answers = fire(node.url, requests)
-            if profile is not None and shutil.which("py-spy"):  # the finals only: wait for the first
-                while not any(a.is_final() for a in receiver.snapshot()[-50:]):
-                    time.sleep(0.05)
-                spy = subprocess.Popen(["py-spy", "record", "-p", str(worker), "-r", "200", "-f", "raw",
-                                        "-o", str(profile), "--threads", "--gil"],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if profile is not None and shutil.which("py-spy"):
+                spy = _spy(worker, profile, receiver, phase)
+            if spy is not None and phase == "started":
+                _wait_for_a_final(receiver)
+                spy.send_signal(2)
+                spy.wait(30)
+                spy = None
             wait_for_finals(receiver, total, timeout)
             sampler.stop()
             if spy is not None:
@@ -123,9 +140,11 @@ def main() -> None:
     parser.add_argument("--triggers", type=int, default=2000)
     parser.add_argument("--backup", type=float, default=20.0, help="simulated backup seconds")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy raw output file")
+    parser.add_argument("--phase", choices=("started", "finals"), default="finals",
+                        help="profile during the backup (started messages) or after its end (finals)")
     args = parser.parse_args()
     servers.pin_self(servers.LOAD_CPU)
-    print(json.dumps(run(args.triggers, args.backup, args.profile), indent=1))
+    print(json.dumps(run(args.triggers, args.backup, args.profile, args.phase), indent=1))
 
 
 if __name__ == "__main__":
