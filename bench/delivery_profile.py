@@ -32,7 +32,6 @@ from webhook.core.triggers import (
     CallbackTarget,
     Delivery,
     DeliveryEvent,
-    DeliveryState,
     Trigger,
     TriggerState,
 )
