@@ -55,6 +55,7 @@ class CpuSampler:
         self._thread.join(2)
         self.samples.append((time.time(), servers.cpu_seconds([self.pid])))
         self.split = _user_system(self.pid)
+        self.peak_mb = servers.memory_kb(self.pid)[1] / 1024
 
     def at(self, moment: float) -> float:
         """CPU seconds used by ``moment`` (the last sample at or before it)."""
@@ -124,7 +125,7 @@ def run(total: int, backup_seconds: float, profile: Path | None, phase: str = "f
         "ms_per_final_after_end": 1000 * cpu_after / max(1, len(finals)),
         "end_to_last_callback_s": last_final - ended,
         "worker_cpu_s": sampler.samples[-1][1] - sampler.samples[0][1],
-        "worker_user_s": sampler.split[0], "worker_system_s": sampler.split[1],
+        "worker_user_s": sampler.split[0], "worker_system_s": sampler.split[1], "worker_peak_mb": sampler.peak_mb,
     }
 
 
