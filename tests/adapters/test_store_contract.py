@@ -230,6 +230,26 @@ def test_a_final_attempt_erases_its_callback_secrets_in_the_same_commit(store: S
     assert all("access_token" not in d.target.options for d in store.deliveries_of_trigger(owner.id))
 
 
+def test_a_record_of_several_finals_erases_their_secrets_but_not_one_whose_lease_another_worker_took(store: Store):
+    owners = [store.add_trigger(trigger(n, callback=TARGET), [])[0] for n in range(3)]
+    store.add_deliveries([d for owner in owners for d in (delivery(owner, DeliveryEvent.STARTED), delivery(owner))])
+    claimed = [d for d in store.claim_deliveries("w1", NOW, 60, 10) if d.event is DeliveryEvent.COMPLETED]
+    stolen = next(d for d in claimed if d.trigger_id == owners[2].id)
+    kept = [d.id for d in claimed if d.id != stolen.id]
+    assert sorted(store.renew_delivery_leases(kept, "w1", NOW, 600)) == sorted(kept)
+    later = NOW + timedelta(minutes=5)  # w1's lease on the third ran out and w2 took it
+    assert stolen.id in [d.id for d in store.claim_deliveries("w2", later, 60, 10)]
+    store.record_attempts("w1", [RecordedAttempt(delivery_id=d.id, attempt=DeliveryAttempt(at=NOW, status_code=200),
+                                                 state=DeliveryState.DELIVERED, forget_options=["access_token"])
+                                 for d in claimed])
+    for owner, forgotten in zip(owners, (True, True, False), strict=True):
+        stored = store.get_trigger(owner.id)
+        assert stored is not None and stored.callback is not None
+        assert ("access_token" not in stored.callback.options) is forgotten
+        assert all(("access_token" not in d.target.options) is forgotten
+                   for d in store.deliveries_of_trigger(owner.id))
+
+
 # ---------------------------------------------------------------------------------------- workers
 def test_heartbeats_leases_and_wake_up_times(store: Store):
     store.ping()

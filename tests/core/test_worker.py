@@ -506,3 +506,21 @@ def test_a_delivery_whose_notifier_raises_gives_up_with_the_reason_and_the_other
     assert sorted(d.state.value for d in states) == ["DELIVERED"] * 4 + ["GAVE_UP"]
     [gave_up] = [d for d in states if d.state.value == "GAVE_UP"]
     assert "RuntimeError" in (gave_up.last_error or "")
+
+
+def test_delivered_callbacks_are_logged_one_line_per_record_and_a_failure_on_its_own(service, store, clock,
+                                                                                     worker_log):
+    finish_backup_for(service, store, clock, 5)
+
+    class FailsTheThird(RecordingNotifier):
+        def send(self, delivery):
+            result = super().send(delivery)
+            return AttemptResult(ok=False, status_code=503, error="receiver answered 503") \
+                if len(self.sent) == 3 else result
+
+    make_worker(store, clock, FakeSddc(), FailsTheThird(), record_every=20).deliver()
+
+    [line] = events(worker_log, "delivery.delivered")
+    assert line.count == 4 and len(line.delivery_ids) == 4
+    [failure] = events(worker_log, "delivery.attempt")
+    assert failure.status_code == 503 and failure.state == "PENDING" and failure.delivery_id not in line.delivery_ids

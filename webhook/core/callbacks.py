@@ -19,8 +19,9 @@ _FORBIDDEN_NETWORKS = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def is_forbidden_address(address: str) -> bool:
-    """True for addresses no callback may reach, whatever the allowlist says."""
+    """True for addresses no callback may reach, whatever the allowlist says (cached: every callback asks)."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
@@ -30,6 +31,7 @@ def is_forbidden_address(address: str) -> bool:
     return any(ip in net for net in _FORBIDDEN_NETWORKS)
 
 
+@functools.lru_cache(maxsize=4096)
 def is_internal_address(address: str) -> bool:
     """Loopback, private and unique-local addresses (and ``localhost``): reached only when listed by name."""
     if address.lower().rstrip(".") in ("localhost", "localhost.localdomain"):
@@ -68,9 +70,15 @@ class HostAllowlist:
 
     def names(self, host: str, port: int) -> bool:
         """True if an entry without wildcards names this host (and port, if it gives one)."""
-        exact = HostAllowlist(tuple(e for e in self.entries if not any(c in e for c in "*?[")
-                                    or e.startswith("[")))
-        return exact.allows(host, port)
+        return _names(self, host, port)
+
+
+@functools.lru_cache(maxsize=1024)
+def _names(allowlist: HostAllowlist, host: str, port: int) -> bool:
+    """``HostAllowlist.names``, cached: each callback's send-time check asks it for the same few hosts."""
+    exact = HostAllowlist(tuple(e for e in allowlist.entries if not any(c in e for c in "*?[")
+                                or e.startswith("[")))
+    return exact.allows(host, port)
 
 
 def _split_entry(entry: str) -> tuple[str, str, str]:
