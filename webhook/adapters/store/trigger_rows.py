@@ -192,13 +192,18 @@ class TriggerRows(StoreBase):
 
     def _recent_correlated_sqlite(self, source: str, correlation_key: str, since: datetime) -> Trigger | None:
         """Usually nothing is found (no cooldown running): one indexed read of an id; the row only on a hit."""
+        params = (source, correlation_key, since.timestamp(), TriggerState.SKIPPED.value)
+        assert self._sqlite_batch is not None
         try:
-            connection = self.engine.raw_connection()
-            try:
-                found = connection.cursor().execute(_RECENT_CORRELATED_ID, (
-                    source, correlation_key, since.timestamp(), TriggerState.SKIPPED.value)).fetchone()
-            finally:
-                connection.close()  # back to the pool
+            with self._group.between_commits() as idle:
+                if idle:  # the batches' connection: its page cache is warm (see SqliteBatches.read_one)
+                    found = self._sqlite_batch.read_one(_RECENT_CORRELATED_ID, params)
+            if not idle:
+                connection = self.engine.raw_connection()
+                try:
+                    found = connection.cursor().execute(_RECENT_CORRELATED_ID, params).fetchone()
+                finally:
+                    connection.close()  # back to the pool
         except sqlite3.Error as exc:
             raise self._unavailable(exc) from exc
         return self.get_trigger(found[0]) if found else None
