@@ -200,26 +200,3 @@ def test_a_broken_store_raises_store_unavailable_for_the_batch(tmp_path) -> None
 
     with pytest.raises(StoreUnavailable):
         store.add_trigger(trigger())
-
-
-def test_between_commits_is_true_only_while_no_batch_runs_and_never_waits() -> None:
-    commits = GatedCommits()
-    group: GroupCommit[Trigger, tuple[Trigger, bool]] = GroupCommit(commits, nullcontext)
-    with group.between_commits() as idle:
-        assert idle
-    leader = threading.Thread(target=group.add, args=(trigger(),))
-    leader.start()
-    assert commits.first_started.wait(5)
-    with group.between_commits() as idle:
-        assert not idle  # a batch is being committed: answered at once, not after it
-    commits.release.set()
-    leader.join(5)
-    with group.between_commits() as idle:
-        assert idle
-        # A caller arriving meanwhile waits for the block's end and is then committed as usual.
-        late = threading.Thread(target=group.add, args=(trigger(),))
-        late.start()
-        late.join(0.2)
-        assert late.is_alive() and len(commits.batches) == 1
-    late.join(5)
-    assert not late.is_alive() and len(commits.batches) == 2

@@ -94,31 +94,3 @@ def test_batches_share_one_connection_and_a_failed_batch_gives_it_back(tmp_path:
 
 def first_id(store: SqlStore) -> str:
     return store.list_triggers(source=None, state=None, since=None, limit=10)[-1].id
-
-
-def test_the_cooldown_lookup_reads_on_the_batches_connection_between_batches_and_on_the_pool_during_one(
-        tmp_path: Path):
-    store = SqlStore.from_url(f"sqlite:///{tmp_path / 's.db'}")
-    fired = Trigger(source="alertmanager", caller="alertmanager", spec=default_spec(), correlation_key="am:k",
-                    received_at=NOW)
-    skipped = Trigger(source="alertmanager", caller="alertmanager", spec=default_spec(), correlation_key="am:s",
-                      received_at=NOW)
-    store.add_trigger(fired)
-    store.skip_trigger(skipped)
-    assert store.engine.pool.checkedout() == 1  # the batches' connection, kept
-    found = store.recent_correlated("alertmanager", "am:k", NOW - timedelta(seconds=1))
-    assert found is not None and found.id == fired.id
-    assert store.recent_correlated("alertmanager", "am:k", NOW + timedelta(seconds=1)) is None
-    assert store.recent_correlated("alertmanager", "am:s", NOW - timedelta(seconds=1)) is None  # skipped: no cooldown
-    assert store.recent_correlated("alertmanager", "am:other", NOW - timedelta(seconds=1)) is None
-    assert store.engine.pool.checkedout() == 1  # answered on the batches' connection: nothing else checked out
-    # While a batch is being committed the lookup does not wait for it: it reads on a pooled connection.
-    with store._group._leader:
-        found = store.recent_correlated("alertmanager", "am:k", NOW - timedelta(seconds=1))
-    assert found is not None and found.id == fired.id
-    assert store.engine.pool.checkedout() == 1
-    # A later batch still commits on the same connection (no read transaction was left open on it).
-    later = Trigger(source="alertmanager", caller="alertmanager", spec=default_spec(), correlation_key="am:k",
-                    received_at=NOW + timedelta(seconds=5))
-    assert store.add_trigger(later)[1]
-    assert store.recent_correlated("alertmanager", "am:k", NOW + timedelta(seconds=1)).id == later.id

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -62,17 +62,6 @@ class GroupCommit(Generic[Item, Outcome]):
         if entry.outcome is None:
             raise entry.error or StoreUnavailable("Nothing was stored: the commit was interrupted.")
         return entry.outcome
-
-    @contextmanager
-    def between_commits(self) -> Iterator[bool]:
-        """True when no batch is being committed: none starts until the block ends (followers queue
-        meanwhile and ride the next batch). False at once when one is running; never waits."""
-        idle = self._leader.acquire(blocking=False)
-        try:
-            yield idle
-        finally:
-            if idle:
-                self._leader.release()
 
     def pending(self) -> int:
         """How many callers wait for the next commit."""

@@ -103,18 +103,7 @@ class SqliteWriter:
             self.cursor.executemany(insert.sql, [rows.trigger_values(t) for t in new])
 
 
-class SqliteBatches:
-    """The batch transaction (call it) and ``read_one``: a read on the same connection between batches."""
-
-    def __init__(self, transaction: BatchTransaction, read_one: Callable[[str, Sequence[Any]], Any]) -> None:
-        self._transaction = transaction
-        self.read_one = read_one
-
-    def __call__(self) -> AbstractContextManager[BatchWriter]:
-        return self._transaction()
-
-
-def sqlite_transaction(engine: Engine) -> SqliteBatches:
+def sqlite_transaction(engine: Engine) -> BatchTransaction:
     """``BEGIN IMMEDIATE`` … ``COMMIT`` on a pooled connection kept for these batches; sqlite3's errors pass through.
 
     Only the group commit's leader runs this, one at a time, so one connection serves every batch:
@@ -129,32 +118,13 @@ def sqlite_transaction(engine: Engine) -> SqliteBatches:
 
     held: dict[str, Any] = {}  # "pid", "connection", "cursor"
 
-    def current() -> tuple[Any, Any]:
+    @contextmanager
+    def transaction() -> Iterator[BatchWriter]:
         if held.get("pid") != os.getpid():
             held.clear()
             connection = engine.raw_connection()
             held.update(pid=os.getpid(), connection=connection, cursor=connection.cursor())
-        return held["connection"], held["cursor"]
-
-    def read_one(sql: str, params: Sequence[Any]) -> Any:
-        """One row of a read on the batches' connection; only while no batch runs (the caller makes sure).
-
-        This connection wrote the latest batches itself, so SQLite keeps its page cache across them:
-        a pooled connection finds the database changed by another connection under load and re-reads
-        the pages of the index from the WAL on every lookup.
-        """
-        connection, cursor = current()
-        try:
-            found = cursor.execute(sql, params).fetchall()  # to the end: no read transaction left open
-        except BaseException:
-            held.clear()
-            connection.close()
-            raise
-        return found[0] if found else None
-
-    @contextmanager
-    def transaction() -> Iterator[BatchWriter]:
-        connection, cursor = current()
+        connection, cursor = held["connection"], held["cursor"]
         try:
             cursor.execute("BEGIN IMMEDIATE")
             try:
@@ -168,4 +138,4 @@ def sqlite_transaction(engine: Engine) -> SqliteBatches:
             connection.close()  # back to the pool, which resets it
             raise
 
-    return SqliteBatches(transaction, read_one)
+    return transaction

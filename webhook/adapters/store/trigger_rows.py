@@ -24,6 +24,7 @@ from .base import StoreBase
 from .delivery_rows import insert_deliveries
 from .group_commit import GroupCommit
 from .schema import backups, deliveries, triggers
+from .sqlite_readers import SqliteReaders
 from .trigger_inserts import BatchWriter, CoreWriter, sqlite_transaction
 
 # Statements the request path runs on every call, built once: building and cache-keying a Core
@@ -56,6 +57,7 @@ class TriggerRows(StoreBase):
         super().__init__(*args, **kwargs)
         self._group: GroupCommit[NewTrigger, tuple[Trigger, bool]] = GroupCommit(self._add_batch, self._writer_lock)
         self._sqlite_batch = sqlite_transaction(self.engine) if self.engine.dialect.name == "sqlite" else None
+        self._readers = SqliteReaders(self.engine)
 
     def add_trigger(self, trigger: Trigger, owed: Sequence[Delivery] = ()) -> tuple[Trigger, bool]:
         """Store ``trigger`` unless (caller, dedupe key) is taken; the stored one and whether it is new.
@@ -193,17 +195,9 @@ class TriggerRows(StoreBase):
     def _recent_correlated_sqlite(self, source: str, correlation_key: str, since: datetime) -> Trigger | None:
         """Usually nothing is found (no cooldown running): one indexed read of an id; the row only on a hit."""
         params = (source, correlation_key, since.timestamp(), TriggerState.SKIPPED.value)
-        assert self._sqlite_batch is not None
         try:
-            with self._group.between_commits() as idle:
-                if idle:  # the batches' connection: its page cache is warm (see SqliteBatches.read_one)
-                    found = self._sqlite_batch.read_one(_RECENT_CORRELATED_ID, params)
-            if not idle:
-                connection = self.engine.raw_connection()
-                try:
-                    found = connection.cursor().execute(_RECENT_CORRELATED_ID, params).fetchone()
-                finally:
-                    connection.close()  # back to the pool
+            with self._readers.borrow() as connection:
+                found = next(iter(connection.execute(_RECENT_CORRELATED_ID, params).fetchall()), None)
         except sqlite3.Error as exc:
             raise self._unavailable(exc) from exc
         return self.get_trigger(found[0]) if found else None
