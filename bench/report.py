@@ -131,6 +131,9 @@ def storm_table(storm: dict[str, Any], peer: dict[str, Any] | None, large: dict[
         f"{dash} |",
         f"| **backup end** (SDDC task terminal) **→ last callback** | "
         f"{cells(lambda r: _f(r['task_end_to_last_callback_s'], 1) + ' s')} | {dash} |",
+        f"| of which: backup end → the node's poll saw it (polls every {_f(storm.get('poll_interval_s'), 2)} s) | "
+        f"{cells(lambda r: _f(r.get('task_end_to_end_seen_s'), 2) + ' s')} | |",
+        f"| of which: seen → last callback | {cells(lambda r: _f(r.get('end_seen_to_last_callback_s'), 1) + ' s')} | |",
         f"| peak RSS of the node's largest process | {cells(peak)} | |",
     ]
 

@@ -53,6 +53,7 @@ class SimulatorState:
 
     def _clear(self) -> None:
         self._tasks: dict[str, BackupRecord] = {}
+        self._end_read: dict[str, float] = {}  # task id -> when a GET first found it finished
         self._fails: list[FailRule] = []
         self._delays: list[DelayRule] = []
         self._next_outcomes: deque[str] = deque()
@@ -153,7 +154,18 @@ class SimulatorState:
         with self._lock:
             record = self._tasks.get(task_id)
             style = self.config.status_style
-        return None if record is None else render_task(record, self.now(), style)
+            now = self.now()
+            if record is not None and not record.is_running(now):
+                self._end_read.setdefault(task_id, now)
+        return None if record is None else render_task(record, now, style)
+
+    def end_read_at(self, task_id: str) -> float | None:
+        """When a GET of this task first answered that it had finished (epoch s), or None.
+
+        A poller learns of a backup's end only then: the gap after ``ends`` is its poll schedule's.
+        """
+        with self._lock:
+            return self._end_read.get(task_id)
 
     def task_views(self) -> list[dict[str, Any]]:
         """Every task as `Task` JSON, newest first."""
