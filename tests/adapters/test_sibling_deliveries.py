@@ -61,3 +61,14 @@ def test_a_retry_or_an_old_snapshot_is_read_afresh(tmp_path, monkeypatch):
     monkeypatch.setattr(sibling_deliveries, "MAX_AGE", -1.0)  # every snapshot already too old
     siblings.prepare([started])
     assert [d.id for d in siblings.of(started)] == [final.id] and store.reads == 3
+
+
+def test_run_task_final_statuses_are_not_read_ahead_only_running_messages_are(tmp_path):
+    from webhook.adapters.tfc_notifier import TfcRunTaskNotifier
+
+    store = CountingStore.from_url(f"sqlite:///{tmp_path / 's.db'}")
+    notifier = TfcRunTaskNotifier(lambda *_: {}, lambda _url: None, store=store)
+    notifier.prepare(owed(store, 3, DeliveryEvent.COMPLETED))  # a final status never looks at its siblings
+    assert store.reads == 0
+    notifier.prepare(owed(store, 2))  # a "running" does: no running after the final word
+    assert store.reads == 1

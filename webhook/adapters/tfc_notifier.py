@@ -53,9 +53,10 @@ class TfcRunTaskNotifier:
         self.siblings = SiblingDeliveries(store) if store is not None else None
 
     def prepare(self, deliveries: Sequence[Delivery]) -> None:
-        """A batch is about to be sent: read its triggers' other deliveries at once."""
+        """A batch is about to be sent: read, at once, the other deliveries of its ``running`` messages'
+        triggers (only a ``running`` looks at them; a storm's final statuses skip the read)."""
         if self.siblings is not None:
-            self.siblings.prepare(deliveries)
+            self.siblings.prepare([d for d in deliveries if d.event is DeliveryEvent.STARTED])
 
     def send(self, delivery: Delivery) -> AttemptResult:
         refusal = self._refusal(delivery)
