@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,38 @@ from tests.support.receiver import Receiver
 
 API_TOKEN = "test-token-0123456789"
 SIGNING_SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every temporary file of the run, this process's and its children's, goes to one scratch directory.
+
+    Nodes the crash tests kill with SIGKILL cannot remove their metrics directories, each node's
+    log is kept for its output checks, and each store leaves its doorbell directory: ~2,000 entries
+    in /tmp per run before. The directory is removed after a passing run and kept after a failing one.
+    """
+    scratch = tempfile.mkdtemp(prefix="vcfb-")  # short: Unix socket paths (doorbells, PostgreSQL) are bounded
+    os.chmod(scratch, 0o711)  # the PostgreSQL tests' server runs as user postgres inside its own directory here
+    config.stash[_SCRATCH] = (scratch, os.environ.get("TMPDIR"))
+    os.environ["TMPDIR"] = scratch
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    scratch, before = session.config.stash.get(_SCRATCH, (None, None))
+    if scratch is None:
+        return
+    if before is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = before
+    tempfile.tempdir = None
+    if exitstatus == 0:
+        shutil.rmtree(scratch, ignore_errors=True)
+    else:
+        print(f"\ntemporary files of this run (servers' logs, stores) kept in {scratch}")
+
+
+_SCRATCH = pytest.StashKey[tuple[str | None, str | None]]()
 
 
 @pytest.fixture(autouse=True)
