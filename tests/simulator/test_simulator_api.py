@@ -438,3 +438,18 @@ def test_server_binds_an_ephemeral_port_and_stops_cleanly() -> None:
     sim.stop()  # idempotent
     with pytest.raises(RuntimeError):
         _ = sim.port
+
+
+def test_the_first_read_that_finds_a_task_finished_is_noted_and_later_reads_do_not_move_it() -> None:
+    from webhook.simulator.state import SimulatorState
+
+    now = [1000.0]
+    state = SimulatorState(SimulatorConfig(backup_seconds=10), clock=lambda: now[0])
+    task = state.start_backup()
+    state.task_view(task.id)
+    assert state.end_read_at(task.id) is None  # still running
+    now[0] = 1012.5
+    state.task_view(task.id)
+    now[0] = 1020.0
+    state.task_view(task.id)
+    assert state.end_read_at(task.id) == 1012.5  # the poller learnt of the end 2.5 s after it
