@@ -75,7 +75,7 @@ def test_launcher_prints_the_handshake_first_through_a_linked_directory(tmp_path
     linked.symlink_to(done.executables[0].parent, target_is_directory=True)
     home = tmp_path / "home"
     home.mkdir()
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "PLUGIN_PROTOCOL_VERSIONS": "6",
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(tmp_path), "PLUGIN_PROTOCOL_VERSIONS": "6",
            "TF_PLUGIN_MAGIC_COOKIE": "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"}
     line, err = first_line([str(linked / done.executables[0].name)], env, tmp_path / "work")
     assert re.fullmatch(r"1\|6\|unix\|/\S+\|grpc\|\S+\n", line), (line, err)
@@ -107,7 +107,8 @@ def test_launcher_says_what_to_do_when_it_finds_no_python(tmp_path):
 
 def test_launcher_honours_an_explicit_python(tmp_path):
     done = installing.install(tmp_path / "mirror", python="/nonexistent/python")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "VCFBACKUP_PROVIDER_PYTHON": sys.executable}
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path),
+           "VCFBACKUP_PROVIDER_PYTHON": sys.executable}
     line, err = first_line([str(done.executables[0])], env, tmp_path)
     assert line.startswith("1|6|unix|"), err
 
