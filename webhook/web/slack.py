@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 import slack_sdk.signature  # noqa: F401 - loaded with the web side, not on the first request (sources.slack loads it late)
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
 from ..core.errors import CallbackRefused, InvalidRequest, NotFound
@@ -19,6 +19,7 @@ from ..sources import slack_messages as messages
 from . import openapi
 from .context import web
 from .inbound import raw_body
+from .responses import json_response
 
 log = logging.getLogger("webhook.web.slack")
 
@@ -26,7 +27,7 @@ bp = Blueprint("slack", __name__)
 
 
 def reply(message: messages.Message) -> ResponseReturnValue:
-    return jsonify(message), 200
+    return json_response(message)
 
 
 @bp.post("/hooks/slack")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,7 @@ from ..sources.auth import caller_of_token
 from . import openapi
 from .context import web
 from .inbound import raw_body, require_json, status_url, wait_seconds
+from .responses import json_response
 from .triggers import view_response
 
 log = logging.getLogger("webhook.web.terraform")
@@ -48,7 +49,7 @@ def run_task() -> ResponseReturnValue:
     run = terraform.parse_run_task(body)
     if run.is_verification:
         log.info("run task verified", extra={"event": "tfc.verification", "organization": run.organization_name})
-        return jsonify(RunTaskAnswer(state="verified").model_dump(exclude_none=True)), 200
+        return json_response(RunTaskAnswer(state="verified").model_dump(exclude_none=True))
     intake = terraform.intake(run, config, received_at=ctx.service.clock.now(), status_url=status_url)
     intake.audit = {"hook": "tfc.run_task", "organization": run.organization_name, "workspace": run.workspace_name,
                     "run_id": run.run_id, "stage": run.stage, "task_result_id": run.task_result_id}
@@ -56,7 +57,7 @@ def run_task() -> ResponseReturnValue:
     trigger = receipt.trigger
     answer = RunTaskAnswer(triggerId=trigger.id, state=trigger.state.value, note=trigger.note,
                            duplicate=not receipt.created, statusUrl=status_url(trigger.id))
-    return jsonify(answer.model_dump(exclude_none=True)), 200
+    return json_response(answer.model_dump(exclude_none=True))
 
 
 @bp.post("/hooks/terraform")

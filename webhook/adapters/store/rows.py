@@ -58,13 +58,13 @@ def trigger_values(t: Trigger) -> tuple[Any, ...]:
     return (
         t.id, t.source, t.caller, t.spec.model_dump_json(exclude_none=True), t.spec.key(), t.reason, t.dedupe_key,
         t.correlation_key, t.callback.model_dump_json() if t.callback else None,
-        _json_text(context) if context else "{}", t.reuse_if_newer_than, t.received_at.timestamp(), t.state.value,
+        json_text(context) if context else "{}", t.reuse_if_newer_than, t.received_at.timestamp(), t.state.value,
         t.backup_id, t.note, epoch(t.completed_at), t.instance, t.parent_id,
-        json.dumps(t.targets) if t.targets is not None else None,
+        json_text(t.targets) if t.targets is not None else None,
     )
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
     """``value`` as JSON text, by pydantic's serializer (a quarter of json's CPU on a hook's context);
     json writes what it refuses (a lone surrogate, as an escape)."""
     try:

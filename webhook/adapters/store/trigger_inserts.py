@@ -9,7 +9,6 @@ keeps Core, whose driver adaptation of the JSON columns it needs.
 from __future__ import annotations
 
 import functools
-import json
 import operator
 import os
 import sqlite3
@@ -43,7 +42,7 @@ class _Insert:
     def values(self, row: dict[str, Any]) -> tuple[Any, ...]:
         for name in self._json:
             if row[name] is not None:
-                row[name] = json.dumps(row[name])
+                row[name] = rows.json_text(row[name])
         return self._ordered(row)  # type: ignore[no-any-return]
 
 
