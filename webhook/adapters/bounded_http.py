@@ -87,30 +87,28 @@ def _proxy_for(scheme: str, host: str, _settings: tuple[str | None, ...]) -> tup
 
 Proxy = tuple[str, int, dict[str, str]] | None
 
+
 def _connection(url: str, deadline: float, proxy: Proxy) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
     """A connection for ``url`` (direct, or through ``proxy``), the request target, extra headers."""
-    conn, target, extra = _plain_connection(url, deadline, proxy)
-    conn.response_class = PlainHeadersResponse
-    return conn, target, extra
-
-
-def _plain_connection(url: str, deadline: float, proxy: Proxy,
-                      ) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
     parts = urlsplit(url)
     host, https = parts.hostname or "", parts.scheme == "https"
     port = parts.port or (443 if https else 80)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    extra: dict[str, str] = {}
+    conn: http.client.HTTPConnection
     if proxy is None:
+        conn = (http.client.HTTPSConnection(host, port, timeout=deadline, context=_tls_context()) if https
+                else http.client.HTTPConnection(host, port, timeout=deadline))
+    else:
+        proxy_host, proxy_port, auth = proxy
         if https:
-            return http.client.HTTPSConnection(host, port, timeout=deadline, context=_tls_context()), target, {}
-        return http.client.HTTPConnection(host, port, timeout=deadline), target, {}
-    proxy_host, proxy_port, auth = proxy
-    if https:
-        tunnel = http.client.HTTPSConnection(proxy_host, proxy_port, timeout=deadline, context=_tls_context())
-        tunnel.set_tunnel(host, port, headers=auth)
-        return tunnel, target, {}
-    absolute = f"http://{host}:{port}{target}"
-    return http.client.HTTPConnection(proxy_host, proxy_port, timeout=deadline), absolute, auth
+            conn = http.client.HTTPSConnection(proxy_host, proxy_port, timeout=deadline, context=_tls_context())
+            conn.set_tunnel(host, port, headers=auth)
+        else:
+            conn = http.client.HTTPConnection(proxy_host, proxy_port, timeout=deadline)
+            target, extra = f"http://{host}:{port}{target}", auth
+    conn.response_class = PlainHeadersResponse
+    return conn, target, extra
 
 
 class _Watchdog:

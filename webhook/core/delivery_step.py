@@ -117,10 +117,8 @@ class DeliveryStep:
         self.metrics.delivery(delivery.target.kind, outcome, len(delivery.attempts) + 1)
         fields = {"event": "delivery.attempt", "trigger_id": delivery.trigger_id, "delivery_id": delivery.id,
                   "status_code": result.status_code, "state": state.value, "error": result.error}
-        if state is not DeliveryState.DELIVERED:  # a failure keeps its own line; successes are logged per record
-            log.info("delivery attempt", extra=fields)
-        elif log.isEnabledFor(logging.DEBUG):
-            log.debug("delivery attempt", extra=fields)
+        # A failure keeps its own line; successes are logged per record (``record``), each one at DEBUG.
+        (log.debug if state is DeliveryState.DELIVERED else log.info)("delivery attempt", extra=fields)
 
     def record_due(self) -> float | None:
         """Seconds until the unrecorded attempts must be recorded (0: now), or None if there are none."""

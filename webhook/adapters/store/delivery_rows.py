@@ -174,11 +174,7 @@ class DeliveryRows(StoreBase):
     def forget_callback_options(self, trigger_id: str, keys: Sequence[str]) -> None:
         """Delete callback options (a run task's access token) from a trigger and all its deliveries."""
         with self._tx(write=True) as conn:
-            _forget(conn, trigger_id, keys)
-
-
-def _forget(conn: Connection, trigger_id: str, keys: Sequence[str]) -> None:
-    _forget_many(conn, {trigger_id: set(keys)})
+            _forget_many(conn, {trigger_id: set(keys)})
 
 
 _SET_CALLBACK = triggers.update().where(triggers.c.id == sa.bindparam("b_id")).values(
