@@ -30,11 +30,23 @@ class SqliteMemory:
     heap_limit: int = 2 * 1024 * 1024
 
 
+def _sqlite_directory(url: sa.URL) -> Path | None:
+    """The directory a SQLite file will live in, to make before the first connect.
+
+    With ``uri=true`` the database is a ``file:`` URI that SQLite itself parses; its directory is the
+    operator's to make (taking it as a plain path made a ``file:`` directory under the working one).
+    """
+    path = url.database
+    if not path or path == ":memory:" or str(url.query.get("uri", "")).lower() in ("true", "1"):
+        return None
+    return Path(path).expanduser().parent
+
+
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL", sqlite_memory: SqliteMemory | None = None) -> Engine:
     if url.startswith("sqlite"):
-        path = sa.engine.make_url(url).database
-        if path and path != ":memory:":
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        directory = _sqlite_directory(sa.engine.make_url(url))
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
         capped = {"cached_statements": sqlite_memory.statements} if sqlite_memory else {}
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False,
                                                      "isolation_level": None, **capped})
