@@ -121,8 +121,7 @@ class DeliveryLoop:
                 self._held += 1
                 queued.append(delivery)
                 hosts.add(host)
-            # One sender per delivery queued: waking all eight for each was a measurable share of a storm.
-            self._slots.notify(len(queued))
+            self._slots.notify(self._startable(hosts, len(queued)))
         if busy:
             later = self.step.clock.now() + timedelta(seconds=HOST_BUSY_DELAY)
             self.step.store.postpone_deliveries(busy, self.step.owner, later)
@@ -131,6 +130,15 @@ class DeliveryLoop:
         with self._slots:  # more may be due: go again at once if their hosts have room left
             room_left = any(len(self._queues.get(h, ())) < self.config.delivery_queue_per_host for h in hosts)
         return len(claimed) >= room and room_left
+
+    def _startable(self, hosts: set[str], queued: int) -> int:
+        """How many waiting senders can start now on ``hosts``' queues (the caller holds ``_slots``).
+
+        Only free per-host slots can be used: waking a sender per delivery queued woke threads that
+        found their host busy and went back to sleep, a context switch each.
+        """
+        free = sum(max(0, self.config.delivery_per_host - self._per_host.get(h, 0)) for h in hosts)
+        return min(queued, free)
 
     def _next(self) -> tuple[str, _Held] | None:
         """The next delivery whose host has a free slot (hosts take turns), its slot taken; None to stop."""
@@ -168,7 +176,8 @@ class DeliveryLoop:
                     if not self._per_host[host]:
                         del self._per_host[host]
                     self._held -= 1
-                    self._slots.notify()  # one slot freed: one waiting sender can use it (they are alike)
+                    # No notify: this thread goes straight back to _next() and takes the slot it freed;
+                    # waking another for it was a context switch per callback, most of them for nothing.
 
     def _still_ours(self, host: str, held: _Held) -> bool:
         """Whether the lease left covers an attempt and its record; renews the host's queue if not.
