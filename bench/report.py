@@ -125,7 +125,8 @@ def storm_table(storm: dict[str, Any], peer: dict[str, Any] | None, large: dict[
         f"| results delivered (one final callback per trigger) | {cells(lambda r: _f(r['results_delivered']))} | "
         f"{dash} |",
         f"| lost / duplicated | {cells(lambda r: _f(r['lost']) + ' / ' + _f(r['duplicated']))} | {dash} |",
-        f"| \"backup started\" messages (Slack, run task) | {cells(lambda r: _f(r['started_messages']))} | {dash} |",
+        "| \"backup started\" messages (run task; Slack only where the ack could not name a running backup) | "
+        f"{cells(lambda r: _f(r['started_messages']))} | {dash} |",
         f"| simulated backup length | {cells(lambda r: _f(r['backup_seconds'], 0) + ' s')} | |",
         f"| last trigger → last callback | {cells(lambda r: _f(r['last_trigger_to_last_callback_s'], 1) + ' s')} | "
         f"{dash} |",

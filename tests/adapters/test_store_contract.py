@@ -332,6 +332,40 @@ def test_riders_needing_nothing_of_their_own_are_attached_in_bulk(store: Store):
         assert stored is not None and stored.state is TriggerState.ATTACHED and stored.backup_id == backup.id
 
 
+def test_the_running_backup_is_the_instances_one_in_progress_at_sddc_manager(store: Store):
+    assert store.running_backup("default") is None
+    backup, _ = store.open_backup(Backup(spec=default_spec(), created_at=NOW))
+    assert store.running_backup("default") is None  # opened, not yet submitted: no task to name
+    [claimed] = store.claim_backups("w1", NOW, 60, 10)
+    claimed.state, claimed.sddc_task_id, claimed.submitted_at = BackupState.IN_PROGRESS, "task-1", NOW
+    assert store.save_backup(claimed, "w1")
+    running = store.running_backup("default")
+    assert running is not None
+    assert (running.id, running.sddc_task_id, running.submitted_at) == (backup.id, "task-1", NOW)
+    assert running.spec_key == default_spec().key() and store.running_backup("vcf-02") is None
+    claimed.state, claimed.completed_at = BackupState.SUCCESSFUL, NOW
+    assert store.save_backup(claimed, "w1")
+    assert store.running_backup("default") is None
+
+
+def test_a_rider_already_told_of_the_running_backup_is_attached_in_bulk_to_that_backup_only(store: Store):
+    from webhook.core.delivery_policy import ANNOUNCED_BACKUP
+
+    backup, _ = store.open_backup(Backup(spec=default_spec(), created_at=NOW))
+    [claimed] = store.claim_backups("w1", NOW, 60, 10)
+    claimed.state = BackupState.IN_PROGRESS
+    assert store.save_backup(claimed, "w1")
+    told = CallbackTarget(kind="slack", url="https://hooks.slack.com/a", options={ANNOUNCED_BACKUP: backup.id})
+    told_of_another = CallbackTarget(kind="slack", url="https://hooks.slack.com/b",
+                                     options={ANNOUNCED_BACKUP: "bkp_ended_meanwhile"})
+    announced = store.add_trigger(trigger(1, callback=told))[0]
+    stale = store.add_trigger(trigger(2, callback=told_of_another))[0]
+    [(backup_id, running, ids)], more = store.attach_riders({"slack"}, 10)
+    assert (backup_id, running, ids, more) == (backup.id, True, [announced.id], True)
+    stored = store.get_trigger(stale.id)
+    assert stored is not None and stored.state is TriggerState.ACCEPTED  # owed its "started": the per-trigger path
+
+
 def test_only_live_leases_of_their_owner_on_pending_deliveries_are_renewed(store: Store):
     owner = store.add_trigger(trigger(1))[0]
     owed = [delivery(owner) for _ in range(4)]

@@ -524,3 +524,53 @@ def test_delivered_callbacks_are_logged_one_line_per_record_and_a_failure_on_its
     assert line.count == 4 and len(line.delivery_ids) == 4
     [failure] = events(worker_log, "delivery.attempt")
     assert failure.status_code == 503 and failure.state == "PENDING" and failure.delivery_id not in line.delivery_ids
+
+
+def _slack_rider(service, clock, n: int):  # noqa: ANN202
+    from webhook.core.intake import Intake
+    from webhook.core.models import default_spec
+    from webhook.core.triggers import CallbackTarget, Trigger
+
+    trigger = Trigger(source="slack", caller="slack:T1", spec=default_spec(), dedupe_key=f"slack-{n}",
+                      callback=CallbackTarget(kind="slack", url=f"https://hooks.slack.com/{n}"),
+                      received_at=clock.now())
+    return service.take(Intake(trigger, announce_running=True))
+
+
+def test_a_rider_told_of_the_running_backup_in_its_answer_owes_no_started_message(service, store, clock):
+    from webhook.core.delivery_policy import ANNOUNCED_BACKUP
+
+    sddc, notifier = FakeSddc(["In Progress"] * 4 + ["Successful"]), RecordingNotifier()
+    worker = Worker(store, sddc, notifier, clock, WorkerConfig(poll_initial=1, poll_max=1),
+                    DeliveryPolicy(started_event_kinds=frozenset({"slack"})))
+    first = _slack_rider(service, clock, 1)
+    assert first.riding is None  # nothing ran yet: its start is posted when the backup starts
+    worker.run_once()
+    worker.run_once()
+    late = _slack_rider(service, clock, 2)
+    assert late.riding is not None and late.riding.sddc_task_id == "task-1"
+    assert late.trigger.callback.options[ANNOUNCED_BACKUP] == late.riding.id
+    run_until_quiet(worker, clock)
+    sent = sorted((d.trigger_id == late.trigger.id, d.event.value) for d in notifier.sent)
+    assert sent == [(False, "backup.completed"), (False, "backup.started"), (True, "backup.completed")]
+    assert len(sddc.started) == 1
+
+
+def test_a_rider_told_of_a_backup_that_ended_meanwhile_gets_the_start_of_the_next_one(service, store, clock):
+    sddc, notifier = FakeSddc(["In Progress", "Successful"]), RecordingNotifier()
+    worker = Worker(store, sddc, notifier, clock, WorkerConfig(poll_initial=1, poll_max=1),
+                    DeliveryPolicy(started_event_kinds=frozenset({"slack"})))
+    _slack_rider(service, clock, 1)
+    worker.run_once()
+    late = _slack_rider(service, clock, 2)
+    assert late.riding is not None
+    for _ in range(10):  # the announced backup ends before the late trigger is attached
+        if store.active_backup() is None:
+            break
+        clock.advance(1.5)
+        worker.backups.advance()
+    assert store.get_trigger(late.trigger.id).state is TriggerState.ACCEPTED
+    run_until_quiet(worker, clock)
+    late_events = sorted(d.event.value for d in notifier.sent if d.trigger_id == late.trigger.id)
+    assert late_events == ["backup.completed", "backup.started"]
+    assert len(sddc.started) == 2

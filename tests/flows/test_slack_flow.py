@@ -77,6 +77,16 @@ def settled_deliveries(node, trigger_id: str, count: int, timeout: float = 10.0)
         time.sleep(0.05)
 
 
+def ended_posts(receiver, count: int, timeout: float = 20.0) -> dict[str, dict]:
+    """The "Backup SUCCESSFUL" posts by path, once ``count`` of them have come."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ends = {p.path: p.json() for p in list(receiver.received) if p.json()["text"].startswith("Backup SUCCESSFUL")}
+        if len(ends) >= count or time.monotonic() > deadline:
+            return ends
+        time.sleep(0.05)
+
+
 def test_backup_is_acked_then_start_and_result_are_posted_to_response_url(slack_node, simulator, receiver):
     response = command(slack_node, receiver, "backup before the NSX upgrade", response_path="/commands/T100/1/abc")
 
@@ -226,8 +236,7 @@ def test_two_users_at_once_ride_one_backup_and_both_get_their_result(slack_node,
         acks = list(pool.map(lambda body: send(slack_node, body), bodies))
     assert len({trigger_id_in(ack) for ack in acks}) == 2
 
-    posts = receiver.wait_for(4)
-    ends = {p.path: p.json() for p in posts if p.json()["text"].startswith("Backup SUCCESSFUL")}
+    ends = ended_posts(receiver, 2)  # a command that came once the backup ran was told so in its ack
     assert set(ends) == {"/commands/T100/U_ALICE", "/commands/T100/U_BOB"}
     assert len({end["text"] for end in ends.values()}) == 1  # the same SDDC task for both
     assert "<@U_ALICE>" in str(ends["/commands/T100/U_ALICE"]["blocks"])
@@ -251,3 +260,46 @@ def test_a_signed_body_that_is_not_a_slash_command_is_a_400(slack_node, simulato
     assert response.status_code == 400
     assert response.json()["errorCode"] == "VCFBACKUP_INVALID_REQUEST"
     assert stored_triggers(slack_node) == []
+
+
+def _run_first_backup(node, receiver, simulator) -> str:
+    """One command, and its backup running at SDDC Manager (its start posted): that task's id."""
+    simulator.state.update_config(backup_seconds=2.0)
+    command(node, receiver, "backup", response_path="/commands/T100/first")
+    [started] = receiver.wait_for(1)
+    assert started.json()["text"].startswith("Backup started")
+    return simulator.state.task_views()[0]["id"]
+
+
+def test_a_command_while_a_backup_runs_is_told_in_its_ack_and_gets_no_separate_start_post(
+        slack_node, simulator, receiver):
+    task_id = _run_first_backup(slack_node, receiver, simulator)
+
+    ack = command(slack_node, receiver, "backup", user="U_LATE", response_path="/commands/T100/late")
+    assert ack.status_code == 200 and ack.json()["response_type"] == "ephemeral"
+    assert "joins the backup already running" in ack.json()["text"] and task_id in ack.json()["text"]
+    late = trigger_id_in(ack)
+
+    ends = ended_posts(receiver, 2)
+    assert set(ends) == {"/commands/T100/first", "/commands/T100/late"}
+    assert task_id in ends["/commands/T100/late"]["text"]
+    assert [p.path for p in receiver.received].count("/commands/T100/late") == 1  # the result only
+    deliveries = settled_deliveries(slack_node, late, 1)
+    assert [(d.event.value, d.state.value) for d in deliveries] == [("backup.completed", "DELIVERED")]
+    assert simulator.state.backups_started == 1
+
+
+def test_with_in_channel_posts_a_command_while_a_backup_runs_still_gets_its_start_post(
+        make_settings, simulator, receiver):
+    node = InProcessNode(make_settings(slack_signing_secret=SLACK_SECRET, slack_response_hosts=[receiver.host],
+                                       slack_response_type="in_channel")).start()
+    try:
+        task_id = _run_first_backup(node, receiver, simulator)
+        ack = command(node, receiver, "backup", response_path="/commands/T100/late")
+        assert "joins" not in ack.json()["text"]  # the ephemeral ack does not reach the channel
+        ends = ended_posts(receiver, 2)
+    finally:
+        node.stop()
+    late = [p.json() for p in receiver.received if p.path == "/commands/T100/late"]
+    assert [m["text"].split(":")[0] for m in late] == ["Backup started", "Backup SUCCESSFUL"]
+    assert task_id in late[0]["text"] and set(ends) == {"/commands/T100/first", "/commands/T100/late"}

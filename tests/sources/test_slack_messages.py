@@ -58,3 +58,18 @@ def test_durations_read_naturally(seconds, shown):
 
 def test_help_names_the_command_the_app_was_given():
     assert "`/backup-vcf status [trigger-id]`" in messages.help_text("/backup-vcf")["text"]
+
+
+def test_the_ack_of_a_request_that_joins_a_running_backup_names_its_task_and_age():
+    from datetime import UTC, datetime, timedelta
+
+    from webhook.core.views import RunningBackup
+
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    running = RunningBackup(id="bkp_1", sddc_task_id="task-<7>", spec_key="k",
+                            submitted_at=now - timedelta(seconds=150))
+    joined = messages.requested("trg_1", created=True, command="/vcf-backup", riding=running, now=now)
+    assert "joins the backup already running" in joined["text"] and "task-&lt;7&gt;" in joined["text"]
+    assert "started 2 min 30 s ago" in joined["text"] and joined["response_type"] == "ephemeral"
+    plain = messages.requested("trg_1", created=True, command="/vcf-backup")
+    assert "joins" not in plain["text"] and "Backup requested (trigger `trg_1`)" in plain["text"]

@@ -9,6 +9,10 @@ from datetime import datetime, timedelta
 from .results import result_document
 from .triggers import AttemptResult, Backup, Delivery, DeliveryEvent, DeliveryState, Trigger
 
+# A callback option: the backup the caller was told, in its acknowledgement, that its request rides
+# (its SDDC task id included). Attached to that backup, the trigger owes no separate "started" message.
+ANNOUNCED_BACKUP = "announced_backup"
+
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
@@ -40,13 +44,14 @@ def owed_deliveries(
     triggers: list[Trigger], backup: Backup, event: DeliveryEvent, policy: DeliveryPolicy, now: datetime,
     note: str | None = None,
 ) -> list[Delivery]:
-    """One delivery per trigger that has a callback (and wants this event)."""
+    """One delivery per trigger that has a callback (and wants this event, and was not already told it)."""
     owed: list[Delivery] = []
     for trigger in triggers:
         target = trigger.callback
         if target is None:
             continue
-        if event is DeliveryEvent.STARTED and target.kind not in policy.started_event_kinds:
+        if event is DeliveryEvent.STARTED and (target.kind not in policy.started_event_kinds
+                                               or target.options.get(ANNOUNCED_BACKUP) == backup.id):
             continue
         owed.append(
             Delivery(

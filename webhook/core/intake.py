@@ -28,6 +28,9 @@ class Intake:
     # What the way in adds to the request's one audit line (the service writes it: event, trigger id,
     # source, caller, outcome); keys the line already has are the service's.
     audit: Mapping[str, object] | None = None
+    # Name the backup already running in the answer (Slack's ephemeral ack): the trigger then owes no
+    # "started" message when it rides that backup. Only where the answer reaches the same audience.
+    announce_running: bool = False
 
     @property
     def skipped(self) -> bool:

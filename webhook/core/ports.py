@@ -9,6 +9,7 @@ from typing import Protocol
 from .models import BackupSpec, BackupTask, Task
 from .status import BackupSummary, HealthSnapshot, OutcomeDay, SddcContact
 from .triggers import AttemptResult, Backup, Delivery, RecordedAttempt, Trigger, TriggerState
+from .views import RunningBackup
 
 
 class Clock(Protocol):
@@ -43,6 +44,10 @@ class Store(Protocol):
         before_id: str | None = None, caller: str | None = None, instance: str | None = None,
     ) -> list[Trigger]: ...
     def recent_correlated(self, source: str, correlation_key: str, since: datetime) -> Trigger | None: ...
+    def running_backup(self, instance: str) -> RunningBackup | None:
+        """The instance's backup in progress at SDDC Manager (a new trigger would ride it), or None;
+        read on the request path, so only what an answer names."""
+        ...
     def accepted_triggers(self, limit: int) -> list[Trigger]: ...
     def triggers_of_backup(self, backup_id: str, state: TriggerState | None = None,
                            limit: int | None = None) -> list[Trigger]: ...

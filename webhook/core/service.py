@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .callbacks import CallbackPolicy
+from .delivery_policy import ANNOUNCED_BACKUP
 from .errors import NotFound, ServiceError, StoreUnavailable
 from .fanout import fanout_document
 from .fleet import Fleet, UnknownTarget
@@ -25,7 +26,7 @@ from .models import BackupSpec, default_spec
 from .ports import Clock, Store
 from .results import result_document
 from .triggers import Backup, Delivery, Trigger, TriggerState
-from .views import Receipt, TriggerView
+from .views import Receipt, RunningBackup, TriggerView
 
 __all__ = ["Readiness", "Receipt", "TriggerService", "TriggerView"]
 
@@ -100,12 +101,31 @@ class TriggerService:
             intake.skip_reason, intake.skip_label = f"Refused{hint}: {exc.message}", "unknown_target"
             intake.trigger.target = intake.trigger.selector = None
         if intake.skip_reason is None:
-            return self.accept(intake.trigger, intake.owed, intake.audit)
+            riding = self._running_to_announce(intake)
+            receipt = self.accept(intake.trigger, intake.owed, intake.audit)
+            receipt.riding = riding if receipt.created else None
+            return receipt
         intake.trigger.note = intake.skip_reason
         receipt = self.skip(intake.trigger, intake.skip_label, intake.owed, intake.audit)
         if intake.owed:
             self._wake()  # a skipped trigger may still owe a delivery at once (a run task's "passed")
         return receipt
+
+    def _running_to_announce(self, intake: Intake) -> RunningBackup | None:
+        """The backup in progress this trigger will ride, if the answer may name it (marked on its callback).
+
+        Marked, the trigger owes no "started" message when the worker attaches it to that backup; one
+        that ends meanwhile leaves the trigger to open another, whose start is then posted as usual.
+        """
+        trigger = intake.trigger
+        if (not intake.announce_running or trigger.callback is None or trigger.is_fanout
+                or trigger.reuse_if_newer_than is not None):
+            return None
+        running = self.store.running_backup(trigger.instance)
+        if running is None or running.spec_key != trigger.spec.key():
+            return None
+        trigger.callback.options[ANNOUNCED_BACKUP] = running.id
+        return running
 
     def skip(self, trigger: Trigger, reason: str = "skipped", owed: Sequence[Delivery] = (),
              audit: Mapping[str, object] | None = None) -> Receipt:

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from .results import TriggerStatus, backup_result, delivery_doc, shown_url, trigger_detail
 from .triggers import Backup, Delivery, Trigger, TriggerState
 
 
+@dataclass(frozen=True)
+class RunningBackup:
+    """What an answer says of the backup in progress a new request joins."""
+
+    id: str
+    sddc_task_id: str
+    spec_key: str
+    submitted_at: datetime | None
+
+
 @dataclass
 class Receipt:
     trigger: Trigger
     created: bool
+    riding: RunningBackup | None = None  # the backup the answer may name (``Intake.announce_running``)
 
 
 @dataclass

@@ -262,7 +262,10 @@ def intake(command: SlashCommand, reason: str | None, *, config: SlackConfig, re
         trigger.selector = {}
     elif target:
         trigger.target = target
-    return Intake.accept(trigger)
+    intake = Intake.accept(trigger)
+    # The ack is ephemeral: it can stand for the "started" post only when that post is ephemeral too.
+    intake.announce_running = config.response_type == "ephemeral"
+    return intake
 
 
 def to_trigger(command: SlashCommand, reason: str | None, *, config: SlackConfig, received_at: datetime) -> Trigger:

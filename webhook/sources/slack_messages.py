@@ -12,7 +12,7 @@ from typing import Any
 
 from ..core.instances import InstanceStatus
 from ..core.times import parse_iso
-from ..core.views import TriggerView
+from ..core.views import RunningBackup, TriggerView
 
 Message = dict[str, Any]
 
@@ -57,10 +57,18 @@ def ephemeral(text: str, blocks: list[dict[str, Any]] | None = None) -> Message:
 
 
 # ------------------------------------------------------------------ acks (the HTTP response)
-def requested(trigger_id: str, *, created: bool, command: str) -> Message:
-    """The ack: which trigger, and how to ask about it."""
+def requested(trigger_id: str, *, created: bool, command: str, riding: RunningBackup | None = None,
+              now: datetime | None = None) -> Message:
+    """The ack: which trigger, and how to ask about it; and the backup already running it joins, if any
+    (then no separate "backup started" post follows)."""
     how = f"Ask `{escape(command)} status {trigger_id}` for its state; the result will be posted here."
-    if created:
+    if created and riding is not None:
+        since = ""
+        if riding.submitted_at is not None and now is not None:
+            since = f", started {duration((now - riding.submitted_at).total_seconds())} ago"
+        text = (f":hourglass_flowing_sand: Backup requested (trigger `{trigger_id}`): it joins the backup "
+                f"already running (SDDC Manager task `{escape(riding.sddc_task_id)}`{since}). {how}")
+    elif created:
         text = f":inbox_tray: Backup requested (trigger `{trigger_id}`). {how}"
     else:
         text = f":repeat: Already requested as trigger `{trigger_id}`; no second backup was started. {how}"

@@ -86,7 +86,8 @@ def _backup(command: slack.SlashCommand, reason: str | None, config: slack.Slack
         log.warning("slack command not actionable", extra={
             "event": "slack.rejected", "team_id": command.team_id, "user_id": command.user_id, "error": exc.message})
         return messages.problem(exc.message)
-    return messages.requested(receipt.trigger.id, created=receipt.created, command=command.command)
+    return messages.requested(receipt.trigger.id, created=receipt.created, command=command.command,
+                              riding=receipt.riding, now=service.clock.now())
 
 
 OPENAPI = openapi.Described({
