@@ -547,6 +547,7 @@ def test_a_rider_told_of_the_running_backup_in_its_answer_owes_no_started_messag
     assert first.riding is None  # nothing ran yet: its start is posted when the backup starts
     worker.run_once()
     worker.run_once()
+    clock.advance(1)  # past the service's trust in its last read of the running backup (none, then)
     late = _slack_rider(service, clock, 2)
     assert late.riding is not None and late.riding.sddc_task_id == "task-1"
     assert late.trigger.callback.options[ANNOUNCED_BACKUP] == late.riding.id
@@ -562,6 +563,7 @@ def test_a_rider_told_of_a_backup_that_ended_meanwhile_gets_the_start_of_the_nex
                     DeliveryPolicy(started_event_kinds=frozenset({"slack"})))
     _slack_rider(service, clock, 1)
     worker.run_once()
+    clock.advance(1)
     late = _slack_rider(service, clock, 2)
     assert late.riding is not None
     for _ in range(10):  # the announced backup ends before the late trigger is attached
@@ -574,3 +576,16 @@ def test_a_rider_told_of_a_backup_that_ended_meanwhile_gets_the_start_of_the_nex
     late_events = sorted(d.event.value for d in notifier.sent if d.trigger_id == late.trigger.id)
     assert late_events == ["backup.completed", "backup.started"]
     assert len(sddc.started) == 2
+
+
+def test_the_running_backup_is_read_again_only_once_the_last_read_is_stale(service, store, clock, monkeypatch):
+    from webhook.core.service import RUNNING_FRESH_SECONDS
+
+    reads = []
+    monkeypatch.setattr(store, "running_backup", lambda instance: reads.append(instance))
+    for n in range(3):
+        _slack_rider(service, clock, 100 + n)
+    assert reads == ["default"]
+    clock.advance(RUNNING_FRESH_SECONDS)
+    _slack_rider(service, clock, 99)
+    assert reads == ["default", "default"]

@@ -15,6 +15,8 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
+from webhook.core.service import RUNNING_FRESH_SECONDS
+
 from tests.support.node import InProcessNode
 
 SLACK_SECRET = "test-slack-signing-secret-0123"
@@ -268,6 +270,7 @@ def _run_first_backup(node, receiver, simulator) -> str:
     command(node, receiver, "backup", response_path="/commands/T100/first")
     [started] = receiver.wait_for(1)
     assert started.json()["text"].startswith("Backup started")
+    time.sleep(RUNNING_FRESH_SECONDS)  # the node trusts its read of the running backup (none, then) this long
     return simulator.state.task_views()[0]["id"]
 
 

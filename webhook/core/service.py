@@ -32,6 +32,11 @@ __all__ = ["Readiness", "Receipt", "TriggerService", "TriggerView"]
 
 log = logging.getLogger("webhook.service")
 _EPOCH = datetime.fromtimestamp(0, UTC)
+# How long the request path trusts its last read of an instance's running backup. A stale answer
+# changes only what an acknowledgement says (the worker attaches by the backup's id, and posts the
+# start of any other); the read, after every commit's page-cache reset, cost more than the rest of
+# the lookup under load (and a round trip on PostgreSQL).
+RUNNING_FRESH_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class TriggerService:
         # Each ?wait= holds a request thread: at most this many at once, so waiting callers can never
         # take every thread from /healthz, /readyz and new triggers. The rest get the state at once.
         self._waiters = threading.BoundedSemaphore(max(1, max_waiters))
+        self._running: dict[str, tuple[float, RunningBackup | None]] = {}  # instance -> (read at, answer)
 
     def accept(self, trigger: Trigger, owed: Sequence[Delivery] = (),
                audit: Mapping[str, object] | None = None) -> Receipt:
@@ -121,10 +127,18 @@ class TriggerService:
         if (not intake.announce_running or trigger.callback is None or trigger.is_fanout
                 or trigger.reuse_if_newer_than is not None):
             return None
-        running = self.store.running_backup(trigger.instance)
+        running = self._running_backup(trigger.instance)
         if running is None or running.spec_key != trigger.spec.key():
             return None
         trigger.callback.options[ANNOUNCED_BACKUP] = running.id
+        return running
+
+    def _running_backup(self, instance: str) -> RunningBackup | None:
+        now = self.clock.now().timestamp()
+        read_at, running = self._running.get(instance, (0.0, None))
+        if not 0 <= now - read_at < RUNNING_FRESH_SECONDS:
+            running = self.store.running_backup(instance)
+            self._running[instance] = (now, running)
         return running
 
     def skip(self, trigger: Trigger, reason: str = "skipped", owed: Sequence[Delivery] = (),
