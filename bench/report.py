@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from .targets import peer_done_rps
+from .targets import floor_of, peer_done_rps
 
 
 def _first_line(command: list[str]) -> str | None:
@@ -66,12 +66,14 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
     floor = {r["conns"]: r["rps"] for r in ack["rows"] if r["server"] == "durable floor"}
     peer = {r["conns"]: peer_done_rps(r) for r in ack["rows"] if r["server"] == "peer"}
     lines = ["| server | endpoint | SQLite sync | conns | req/s | p50 ms | p99 ms | errors | server CPU ms/req | "
-             "of which worker loop | × floor | × bare Flask | × peer |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "of which worker loop | floor beside it, req/s | × floor | × bare Flask | × peer |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in ack["rows"]:
         ours = r["server"] not in ("bare Flask", "durable floor", "peer")
         compared = r["server"] not in ("bare Flask", "peer")
-        ratio_floor = _f(r["rps"] / floor[r["conns"]], 2) if ours and r["conns"] in floor else ""
+        base = floor_of(r, floor) if ours else None
+        ratio_floor = _f(r["rps"] / base, 2) if base else ""
+        beside = _f(r["floor_rps"]) if r.get("floor_rps") else ""
         ratio_bare = _f(r["rps"] / bare[r["conns"]], 2) if compared and r["conns"] in bare else ""
         ratio_peer = _f(r["rps"] / peer[r["conns"]], 2) if compared and r["conns"] in peer else ""
         server = "vcf-backup-webhook serve" if ours else r["server"]
@@ -86,9 +88,9 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
         lines.append(f"| {server} | {r['endpoint']} | {r.get('sync', '') if compared else ''} | {r['conns']} | "
                      f"{_f(r['rps'])} | {_f(r['p50_ms'], 1)} | {_f(r['p99_ms'], 1)} | {errors} | "
                      f"{_f(r.get('cpu_ms'), 2)} | {_f(r.get('worker_cpu_ms'), 2) if ours else ''} | "
-                     f"{ratio_floor} | {ratio_bare} | {ratio_peer} |")
+                     f"{beside} | {ratio_floor} | {ratio_bare} | {ratio_peer} |")
     for name in ack.get("unavailable", []):
-        lines.append(f"| {name} | not available | | | | | | | | | | | |")
+        lines.append(f"| {name} | not available | | | | | | | | | | | | |")
     stored = sum(n["stored"] for n in ack.get("durability", []))
     acked = sum(n["acked"] for n in ack.get("durability", []))
     lines += ["", f"Durability: once each node had stopped, its stores held {stored:,} triggers for {acked:,} "
@@ -97,6 +99,10 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
                   f"commit). With synchronous=FULL each commit is fsync'd before its answers are sent (the "
                   f"triggers of concurrent requests share a commit: group commit); the NORMAL rows' commits "
                   f"were not (see 'Durability' in docs/performance.md)."]
+    if any(r.get("floor_rps") for r in ack["rows"]):
+        lines += ["", "× floor: against the durable floor measured on a fresh store just before that endpoint's "
+                      "node (\"floor beside it\"), since this machine's speed drifts within a run; the floor's own "
+                      "rows above were measured after every node, and the peer's gate uses them."]
     return lines
 
 

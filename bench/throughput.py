@@ -164,6 +164,27 @@ def node_runs(
     return rows, memory
 
 
+def floor_beside(ctx: Context, label: str) -> dict[int, float]:
+    """The durable floor's req/s at each connection count, on a fresh store, just before a node's runs.
+
+    This machine's speed drifts within a run (the same code measured 1,527 req/s in a run's first
+    minute and 1,818 eight minutes later, with weaker durability only as the difference), so each
+    endpoint is judged against the floor of its own minute rather than one measured minutes away.
+    """
+    port = servers.free_port()
+    database = ctx.work / f"floor-{label}.db"
+    env = servers.node_env(database, port, ctx.sim_url, ctx.receiver_host)
+    found: dict[int, float] = {}
+    with servers.durable_floor(ctx.work, env) as running:
+        warm(ctx, running.url, payloads.GENERIC, f"floor-{label}")
+        for conns in ctx.conns:
+            found[conns] = load_endpoint(ctx, running.url, payloads.GENERIC, f"floor-{label}-c{conns}", conns).rps
+    ctx.say(f"  durable floor beside {label}: " + ", ".join(f"c={c} {rps:.0f} req/s" for c, rps in found.items()))
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    return found
+
+
 def bare_runs(ctx: Context) -> list[dict[str, Any]]:
     """The ceiling (bare Flask) and the durable floor (bare Flask + a group-committed insert)."""
     port = servers.free_port()
@@ -222,8 +243,10 @@ def run_ack(ctx: Context, normal_too: bool = True, settle: float = 3.0,
     groups = [present] if shared_node else [[ep] for ep in present]
     for group in groups:
         label = "shared" if shared_node else group[0].path.rsplit("/", 1)[1]
+        beside = {} if shared_node else floor_beside(ctx, label)
         found, memory[label] = node_runs(ctx, label, group)
-        rows.extend({**r, "default": True} for r in found)
+        rows.extend({**r, "default": True, **({"floor_rps": beside[r["conns"]]} if r["conns"] in beside else {})}
+                    for r in found)
     if normal_too:
         found, _ = node_runs(ctx, "sync-normal", [payloads.GENERIC], VCFBACKUP_SQLITE_SYNCHRONOUS="NORMAL")
         rows.extend(found)

@@ -76,3 +76,10 @@ def test_the_status_page_is_judged_at_100k_triggers_with_healthz_beside_it() -> 
     assert check["passed"] is True and "/healthz 3.0 ms" in check["measured"]
     assert next(c for c in evaluate(ui_result(100_000, 120.0)) if "GET /ui/ ≤" in c["target"])["passed"] is False
     assert next(c for c in evaluate(ui_result(1_000, 80.0)) if "GET /ui/ ≤" in c["target"])["passed"] is None
+
+
+def test_an_endpoint_is_judged_against_the_floor_measured_beside_it_when_there_is_one() -> None:
+    beside = {"floor_rps": 1800.0}
+    assert check([ack_row("ours", 1440.0, **beside), FLOOR], "× durable floor")["passed"] is True  # type: ignore[arg-type]
+    judged = check([ack_row("ours", 1430.0, **beside), FLOOR], "× durable floor")  # type: ignore[arg-type]
+    assert judged["passed"] is False and "beside it" in str(judged["measured"])
