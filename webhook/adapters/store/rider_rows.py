@@ -36,10 +36,9 @@ class RiderRows(StoreBase):
 
         Only those that need no per-trigger work: not a fan-out, no ``reuseIfNewerThan``, and no
         "backup started" message owed (a backup in progress and a callback of a kind in
-        ``started_kinds``, unless the caller was already told it rides this backup). Nothing is read
-        into a model. Per backup: (its id, whether it is in
-        progress, the ids attached), at most ``limit`` triggers in all; and whether any trigger
-        still waits (for the per-trigger path).
+        ``started_kinds``, unless the caller was already told it rides this backup). Nothing is
+        read into a model. Per backup: (its id, whether it is in progress, the ids attached), at
+        most ``limit`` triggers in all; and whether any trigger still waits (for the per-trigger path).
         """
         found: list[tuple[str, bool, list[str]]] = []
         left = limit
@@ -55,8 +54,8 @@ class RiderRows(StoreBase):
                 params: dict[str, object] = {"instance": instance, "spec_key": spec_key, "limit": left}
                 query = _RIDERS
                 if running and started_kinds:
-                    query, params["started_kinds"], params["backup_id"] = (_RIDERS_OWING_NOTHING, list(started_kinds),
-                                                                           backup_id)
+                    query = _RIDERS_OWING_NOTHING
+                    params.update(started_kinds=list(started_kinds), backup_id=backup_id)
                 ids = list(conn.execute(self._lock(query), params).scalars())
                 if ids:
                     conn.execute(_ATTACH, {"ids": ids, "to_backup": backup_id})

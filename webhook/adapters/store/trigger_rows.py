@@ -42,14 +42,14 @@ _ACCEPTED = (sa.select(triggers).where(triggers.c.state == TriggerState.ACCEPTED
              .order_by(triggers.c.received_at).limit(sa.bindparam("limit", type_=sa.Integer)))
 # The same lookup on SQLite, straight to the DBAPI (the ix_triggers_correlation index answers it): it runs
 # on every Alertmanager notification, and Core's connect/begin/execute cost more CPU than SQLite's read.
+_RECENT_CORRELATED_ID = ("SELECT id FROM triggers WHERE source = ? AND correlation_key = ? AND received_at >= ? "
+                         "AND state != ? ORDER BY received_at DESC LIMIT 1")
 # The backup a new request would ride, asked by the request path (Slack's acknowledgement names it).
 _RUNNING = sa.select(backups.c.id, backups.c.sddc_task_id, backups.c.spec_key, backups.c.submitted_at).where(
     backups.c.active_slot == sa.bindparam("instance"), backups.c.state == BackupState.IN_PROGRESS.value,
     backups.c.sddc_task_id.is_not(None))
 _RUNNING_SQLITE = ("SELECT id, sddc_task_id, spec_key, submitted_at FROM backups WHERE active_slot = ? "
                    "AND state = ? AND sddc_task_id IS NOT NULL")
-_RECENT_CORRELATED_ID = ("SELECT id FROM triggers WHERE source = ? AND correlation_key = ? AND received_at >= ? "
-                         "AND state != ? ORDER BY received_at DESC LIMIT 1")
 
 
 @dataclass(frozen=True)
