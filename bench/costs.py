@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -217,6 +218,7 @@ def _pieces(app: Any, settings: Any, n: int) -> list[dict[str, Any]]:
     listener.bind(str(bell.directory / "worker.sock"))
     add("doorbell ring (one datagram; once per group commit, not per trigger)", "all", per_call_us(bell.ring, n))
     listener.close()
+    shutil.rmtree(bell.directory, ignore_errors=True)  # each bench run left its socket directory in /tmp
 
     def taken() -> None:
         connection = store.engine.raw_connection()

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -86,6 +88,22 @@ def run_postgres(ctx: Context, profile: Profile) -> dict[str, Any]:
 
 
 def run(profile: Profile, mode: str, only: tuple[str, ...], out: Path, keep_work: bool) -> tuple[dict[str, Any], list]:
+    # The nodes' doorbell directories (one per store, in TMPDIR) go in a scratch directory removed at
+    # the end: each run left some twenty of them in /tmp. Short, for the Unix sockets' 108-byte paths.
+    scratch = tempfile.mkdtemp(prefix="vcfb-bench-")
+    saved_tmpdir = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = scratch
+    try:
+        return _run(profile, mode, only, out, keep_work)
+    finally:
+        if saved_tmpdir is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_tmpdir
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(profile: Profile, mode: str, only: tuple[str, ...], out: Path, keep_work: bool) -> tuple[dict[str, Any], list]:
     servers.pin_self(servers.LOAD_CPU)
     out.mkdir(parents=True, exist_ok=True)
     work = out / f"work-{int(time.time())}"  # on the same disk as the repo: fsync must mean something
