@@ -159,9 +159,14 @@ def node_runs(
         memory = {"idle_mb": idle, "load": sampler.stop()}
     # Every acknowledged request must have left a committed trigger (read once the node is gone).
     memory["durability"] = {"node": label, "acked": acked, "stored": stored_triggers(database)}
+    remove_store(database)
+    return rows, memory
+
+
+def remove_store(database: Path) -> None:
+    """A node's SQLite store and its companion files, once the node has stopped."""
     for suffix in ("", "-wal", "-shm", ".lock"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
-    return rows, memory
 
 
 def floor_beside(ctx: Context, label: str) -> dict[int, float]:
@@ -180,8 +185,7 @@ def floor_beside(ctx: Context, label: str) -> dict[int, float]:
         for conns in ctx.conns:
             found[conns] = load_endpoint(ctx, running.url, payloads.GENERIC, f"floor-{label}-c{conns}", conns).rps
     ctx.say(f"  durable floor beside {label}: " + ", ".join(f"c={c} {rps:.0f} req/s" for c, rps in found.items()))
-    for suffix in ("", "-wal", "-shm", ".lock"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    remove_store(database)
     return found
 
 

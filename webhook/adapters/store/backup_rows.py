@@ -14,6 +14,7 @@ from ...core.triggers import (
     Backup,
     BackupState,
 )
+from ...core.views import RunningBackup
 from . import rows
 from .base import ACTIVE, DEFAULT_INSTANCE, StoreBase, log
 from .group_commit import GroupCommit
@@ -21,6 +22,10 @@ from .schema import backups
 
 # The worker asks this on every pass that attaches triggers: a built statement saves it the building.
 _ACTIVE = sa.select(backups).where(backups.c.active_slot == sa.bindparam("instance"))
+# The backup a new request would ride (Slack's acknowledgement names it): only what the answer says.
+_RUNNING = sa.select(backups.c.id, backups.c.sddc_task_id, backups.c.spec_key, backups.c.submitted_at).where(
+    backups.c.active_slot == sa.bindparam("instance"), backups.c.state == BackupState.IN_PROGRESS.value,
+    backups.c.sddc_task_id.is_not(None))
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,15 @@ class BackupRows(StoreBase):
         with self._tx() as conn:
             row = conn.execute(_ACTIVE, {"instance": instance}).mappings().first()
         return rows.backup_of(row) if row else None
+
+    def running_backup(self, instance: str) -> RunningBackup | None:
+        """The instance's backup in progress at SDDC Manager: one indexed row, no model. The request path
+        reads it at most every ``RUNNING_FRESH_SECONDS`` per instance (the service keeps the answer)."""
+        with self._tx() as conn:
+            row = conn.execute(_RUNNING, {"instance": instance}).first()
+        if row is None:
+            return None
+        return RunningBackup(id=row[0], sddc_task_id=row[1], spec_key=row[2], submitted_at=rows.time_of(row[3]))
 
     def open_backup(self, backup: Backup) -> tuple[Backup, bool]:
         try:

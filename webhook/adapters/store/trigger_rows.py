@@ -15,12 +15,10 @@ from sqlalchemy.exc import IntegrityError
 
 from ...core.errors import InvalidRequest, StoreUnavailable
 from ...core.triggers import (
-    BackupState,
     Delivery,
     Trigger,
     TriggerState,
 )
-from ...core.views import RunningBackup
 from . import rows
 from .base import StoreBase
 from .delivery_rows import insert_deliveries
@@ -44,12 +42,6 @@ _ACCEPTED = (sa.select(triggers).where(triggers.c.state == TriggerState.ACCEPTED
 # on every Alertmanager notification, and Core's connect/begin/execute cost more CPU than SQLite's read.
 _RECENT_CORRELATED_ID = ("SELECT id FROM triggers WHERE source = ? AND correlation_key = ? AND received_at >= ? "
                          "AND state != ? ORDER BY received_at DESC LIMIT 1")
-# The backup a new request would ride, asked by the request path (Slack's acknowledgement names it).
-_RUNNING = sa.select(backups.c.id, backups.c.sddc_task_id, backups.c.spec_key, backups.c.submitted_at).where(
-    backups.c.active_slot == sa.bindparam("instance"), backups.c.state == BackupState.IN_PROGRESS.value,
-    backups.c.sddc_task_id.is_not(None))
-_RUNNING_SQLITE = ("SELECT id, sddc_task_id, spec_key, submitted_at FROM backups WHERE active_slot = ? "
-                   "AND state = ? AND sddc_task_id IS NOT NULL")
 
 
 @dataclass(frozen=True)
@@ -209,23 +201,6 @@ class TriggerRows(StoreBase):
         except sqlite3.Error as exc:
             raise self._unavailable(exc) from exc
         return self.get_trigger(found[0]) if found else None
-
-    def running_backup(self, instance: str) -> RunningBackup | None:
-        """The instance's backup in progress, read as the cooldown lookup is (one indexed row, no model)."""
-        row: Any
-        if self._sqlite_batch is None:
-            with self._tx() as conn:
-                row = conn.execute(_RUNNING, {"instance": instance}).first()
-        else:
-            try:
-                with self._readers.borrow() as connection:
-                    row = next(iter(connection.execute(
-                        _RUNNING_SQLITE, (instance, BackupState.IN_PROGRESS.value)).fetchall()), None)
-            except sqlite3.Error as exc:
-                raise self._unavailable(exc) from exc
-        if row is None:
-            return None
-        return RunningBackup(id=row[0], sddc_task_id=row[1], spec_key=row[2], submitted_at=rows.time_of(row[3]))
 
     def accepted_triggers(self, limit: int) -> list[Trigger]:
         with self._tx() as conn:
