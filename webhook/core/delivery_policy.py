@@ -6,8 +6,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .results import result_document
-from .triggers import AttemptResult, Backup, Delivery, DeliveryEvent, DeliveryState, Trigger
+from .results import result_documents
+from .triggers import AttemptResult, Backup, Delivery, DeliveryEvent, DeliveryState, Trigger, new_id
 
 # A callback option: the backup the caller was told, in its acknowledgement, that its request rides
 # (its SDDC task id included). Attached to that backup, the trigger owes no separate "started" message.
@@ -45,23 +45,14 @@ def owed_deliveries(
     note: str | None = None,
 ) -> list[Delivery]:
     """One delivery per trigger that has a callback (and wants this event, and was not already told it)."""
-    owed: list[Delivery] = []
-    for trigger in triggers:
-        target = trigger.callback
-        if target is None:
-            continue
-        if event is DeliveryEvent.STARTED and (target.kind not in policy.started_event_kinds
-                                               or target.options.get(ANNOUNCED_BACKUP) == backup.id):
-            continue
-        owed.append(
-            Delivery(
-                trigger_id=trigger.id,
-                event=event,
-                target=target,
-                body=result_document(trigger, backup, note),
-                created_at=now,
-                next_attempt_at=now,
-                give_up_at=now + timedelta(seconds=policy.budget_seconds),
-            )
-        )
-    return owed
+    owing = [(t, t.callback) for t in triggers if t.callback is not None and not (
+        event is DeliveryEvent.STARTED and (t.callback.kind not in policy.started_event_kinds
+                                            or t.callback.options.get(ANNOUNCED_BACKUP) == backup.id))]
+    bodies = result_documents([t for t, _ in owing], backup, note)
+    give_up_at = now + timedelta(seconds=policy.budget_seconds)
+    # Built from validated records, so constructed without validating each again (a storm owes thousands);
+    # every field given, as pydantic inspects a default factory's signature on each construct.
+    return [Delivery.model_construct(id=new_id("dlv"), trigger_id=trigger.id, event=event, target=target, body=body,
+                                     state=DeliveryState.PENDING, attempts=[], created_at=now, next_attempt_at=now,
+                                     give_up_at=give_up_at, delivered_at=None, last_error=None)
+            for (trigger, target), body in zip(owing, bodies, strict=True)]
