@@ -16,12 +16,14 @@ from ...core.triggers import (
 )
 from ...core.views import RunningBackup
 from . import rows
-from .base import ACTIVE, DEFAULT_INSTANCE, StoreBase, log
+from .base import ACTIVE, DEFAULT_INSTANCE, Claim, StoreBase, log
 from .group_commit import GroupCommit
 from .schema import backups
 
 # The worker asks this on every pass that attaches triggers: a built statement saves it the building.
 _ACTIVE = sa.select(backups).where(backups.c.active_slot == sa.bindparam("instance"))
+_DUE_BACKUPS = Claim(backups, backups.c.state.in_(ACTIVE), sa.or_(
+    backups.c.next_poll_at.is_(None), backups.c.next_poll_at <= sa.bindparam("now", type_=sa.Float)))
 # The backup a new request would ride (Slack's acknowledgement names it): only what the answer says.
 _RUNNING = sa.select(backups.c.id, backups.c.sddc_task_id, backups.c.spec_key, backups.c.submitted_at).where(
     backups.c.active_slot == sa.bindparam("instance"), backups.c.state == BackupState.IN_PROGRESS.value,
@@ -105,9 +107,7 @@ class BackupRows(StoreBase):
         return rows.backup_of(row) if row else None
 
     def claim_backups(self, owner: str, now: datetime, lease_seconds: float, limit: int) -> list[Backup]:
-        t = now.timestamp()
-        due = (backups.c.state.in_(ACTIVE), sa.or_(backups.c.next_poll_at.is_(None), backups.c.next_poll_at <= t))
-        return [rows.backup_of(r) for r in self._claim(backups, due, owner, t, lease_seconds, limit)]
+        return [rows.backup_of(r) for r in self._claim(_DUE_BACKUPS, owner, now.timestamp(), lease_seconds, limit)]
 
     def save_backup(self, backup: Backup, owner: str) -> bool:
         """Write the backup if ``owner`` still holds its lease; frees the active slot once it ended."""

@@ -18,7 +18,7 @@ from ...core.triggers import (
     TriggerState,
 )
 from . import rows
-from .base import StoreBase
+from .base import Claim, StoreBase
 from .schema import deliveries, triggers
 
 
@@ -29,6 +29,9 @@ def insert_deliveries(conn: Connection, owed: Sequence[Delivery]) -> None:
 
 
 # An attempt's record: the new state, the attempts so far, the lease let go (delivered_at kept unless delivered).
+_DUE_DELIVERIES = Claim(deliveries, deliveries.c.state == DeliveryState.PENDING.value,
+                        deliveries.c.next_attempt_at <= sa.bindparam("now", type_=sa.Float),
+                        order_by=deliveries.c.next_attempt_at)
 _RECORD = deliveries.update().where(deliveries.c.id == sa.bindparam("b_id")).values(
     attempts=sa.bindparam("b_attempts", type_=deliveries.c.attempts.type), state=sa.bindparam("b_state"),
     last_error=sa.bindparam("b_last_error"), lease_owner=None, lease_until=None,
@@ -62,10 +65,7 @@ class DeliveryRows(StoreBase):
                 insert_deliveries(conn, owed)
 
     def claim_deliveries(self, owner: str, now: datetime, lease_seconds: float, limit: int) -> list[Delivery]:
-        t = now.timestamp()
-        due = (deliveries.c.state == DeliveryState.PENDING.value, deliveries.c.next_attempt_at <= t)
-        return [rows.delivery_of(r) for r in self._claim(deliveries, due, owner, t, lease_seconds, limit,
-                                                         order_by=deliveries.c.next_attempt_at)]
+        return [rows.delivery_of(r) for r in self._claim(_DUE_DELIVERIES, owner, now.timestamp(), lease_seconds, limit)]
 
     def record_attempts(self, owner: str, attempts: Sequence[RecordedAttempt]) -> None:
         """Each attempt appended to its delivery, the delivery's new state set and its lease let go.
