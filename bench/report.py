@@ -77,6 +77,8 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
         ratio_bare = _f(r["rps"] / bare[r["conns"]], 2) if compared and r["conns"] in bare else ""
         ratio_peer = _f(r["rps"] / peer[r["conns"]], 2) if compared and r["conns"] in peer else ""
         server = "vcf-backup-webhook serve" if ours else r["server"]
+        if ours and r.get("variant"):
+            server = f"vcf-backup-webhook serve {r['variant']} (web path alone)"
         if r["server"] == "durable floor":
             server = "durable floor (bare Flask + token, validation, group-committed insert; nothing else)"
         if r["server"] == "peer":
@@ -103,6 +105,10 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
         lines += ["", "× floor: against the durable floor measured on a fresh store just before that endpoint's "
                       "node (\"floor beside it\"), since this machine's speed drifts within a run; the floor's own "
                       "rows above were measured after every node, and the peer's gate uses them."]
+    if any(r.get("variant") == "--no-worker" for r in ack["rows"]):
+        lines += ["", "--no-worker: the same node without its worker loop, so nothing is ever backed up or "
+                      "called back; measured only to show what the worker loop, on the web's core, costs that "
+                      "endpoint (for the run task: a \"running\" PATCH to HCP Terraform per trigger). Not judged."]
     return lines
 
 

@@ -143,19 +143,29 @@ def stored_triggers(database: Path) -> int:
 
 
 def node_runs(
-    ctx: Context, label: str, endpoints: list[Endpoint], **env: str,
+    ctx: Context, label: str, endpoints: list[Endpoint], *, no_worker: bool = False, **env: str,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """One fresh node, its endpoints one after another at every connection count; rows plus its memory."""
+    """One fresh node, its endpoints one after another at every connection count; rows plus its memory.
+
+    ``no_worker``: the web processes alone (``serve --no-worker``), to show what the worker loop on the
+    same core costs an endpoint; not a setup anyone runs (nothing would ever be backed up).
+    """
     port = servers.free_port()
     database = ctx.work / f"{label}.db"
     node_env = servers.node_env(database, port, ctx.sim_url, ctx.receiver_host, **env)
-    with servers.serve_node(ctx.work, label, node_env) as node:
+    server = servers.serve_node(ctx.work, label, node_env)
+    variant: dict[str, str] = {}
+    if no_worker:
+        server.command, server.ready_path = [*server.command, "--no-worker"], "/healthz"
+        variant = {"variant": "--no-worker"}
+    with server as node:
         time.sleep(ctx.settle_idle)
         roles = servers.node_processes(node.pid)
         idle = idle_memory(roles)
         sampler = MemorySampler(roles).start()
-        rows, acked = drive_endpoints(ctx, node.url, roles, endpoints, label, "tp", shown=label if env else "",
-                                      sync=env.get("VCFBACKUP_SQLITE_SYNCHRONOUS", "FULL (default)"))
+        rows, acked = drive_endpoints(ctx, node.url, roles, endpoints, label, "tp",
+                                      shown=label if env or no_worker else "",
+                                      sync=env.get("VCFBACKUP_SQLITE_SYNCHRONOUS", "FULL (default)"), **variant)
         memory = {"idle_mb": idle, "load": sampler.stop()}
     # Every acknowledged request must have left a committed trigger (read once the node is gone).
     memory["durability"] = {"node": label, "acked": acked, "stored": stored_triggers(database)}
@@ -251,10 +261,17 @@ def run_ack(ctx: Context, normal_too: bool = True, settle: float = 3.0,
         found, memory[label] = node_runs(ctx, label, group)
         rows.extend({**r, "default": True, **({"floor_rps": beside[r["conns"]]} if r["conns"] in beside else {})}
                     for r in found)
+    durability = [node["durability"] for node in memory.values()]
     if normal_too:
         found, _ = node_runs(ctx, "sync-normal", [payloads.GENERIC], VCFBACKUP_SQLITE_SYNCHRONOUS="NORMAL")
         rows.extend(found)
-    durability = [node["durability"] for node in memory.values()]
+        # The run task owes HCP Terraform a "running" PATCH per trigger, sent by the worker loop on the
+        # web's core: its web path alone, beside its own floor, shows what that costs the endpoint.
+        for endpoint in (ep for ep in present if ep is payloads.TERRAFORM and not shared_node):
+            beside = floor_beside(ctx, "run-task-web-alone")
+            found, alone = node_runs(ctx, "run-task-web-alone", [endpoint], no_worker=True)
+            rows.extend({**r, "floor_rps": beside[r["conns"]]} if r["conns"] in beside else r for r in found)
+            durability.append(alone["durability"])
     rows.extend(bare_runs(ctx))
     if servers.peer_available():
         rows.extend(peer_runs(ctx, settle))
