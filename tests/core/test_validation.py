@@ -40,3 +40,20 @@ def test_plain_documents_pass_and_escaped_nul_in_json_is_refused() -> None:
     with pytest.raises(InvalidRequest, match="NUL"):
         parse_json(b'{"reason": "a\\u0000b"}')
     assert parse_json('{"r": "\u2603"}'.encode("utf-16")) == {"r": "\u2603"}
+
+
+@pytest.mark.parametrize("body", [
+    b'{"k\\u0000": 1}', b'[1, {"deep": ["\\u0000"]}]', '{"r": "a\\u0000"}'.encode("utf-16"),
+])
+def test_parsed_json_with_an_escaped_nul_anywhere_is_refused(body: bytes) -> None:
+    with pytest.raises(InvalidRequest, match="NUL"):
+        parse_json(body)
+
+
+def test_parsed_json_nested_past_the_limit_is_refused_and_at_the_limit_passes() -> None:
+    at_limit = ("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH).encode()
+    assert parse_json(at_limit) == nested(MAX_JSON_DEPTH)
+    with pytest.raises(InvalidRequest, match="nested deeper"):
+        parse_json(("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)).encode())
+    # Brackets inside strings only make the check walk the document; they never refuse it.
+    assert parse_json(('{"s": "' + "[{" * 40 + '", "t": "\\\\u0000"}').encode()) == {"s": "[{" * 40, "t": "\\u0000"}
