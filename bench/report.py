@@ -66,7 +66,7 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
     floor = {r["conns"]: r["rps"] for r in ack["rows"] if r["server"] == "durable floor"}
     peer = {r["conns"]: peer_done_rps(r) for r in ack["rows"] if r["server"] == "peer"}
     lines = ["| server | endpoint | SQLite sync | conns | req/s | p50 ms | p99 ms | errors | server CPU ms/req | "
-             "of which worker loop | floor beside it, req/s | × floor | × bare Flask | × peer |",
+             "of which worker loop | floor beside it (before → after), req/s | × floor | × bare Flask | × peer |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in ack["rows"]:
         ours = r["server"] not in ("bare Flask", "durable floor", "peer")
@@ -74,6 +74,8 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
         base = floor_of(r, floor) if ours else None
         ratio_floor = _f(r["rps"] / base, 2) if base else ""
         beside = _f(r["floor_rps"]) if r.get("floor_rps") else ""
+        if r.get("floor_before_rps"):
+            beside += f" ({_f(r['floor_before_rps'])} → {_f(r['floor_after_rps'])})"
         ratio_bare = _f(r["rps"] / bare[r["conns"]], 2) if compared and r["conns"] in bare else ""
         ratio_peer = _f(r["rps"] / peer[r["conns"]], 2) if compared and r["conns"] in peer else ""
         server = "vcf-backup-webhook serve" if ours else r["server"]
@@ -102,9 +104,9 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
                   f"triggers of concurrent requests share a commit: group commit); the NORMAL rows' commits "
                   f"were not (see 'Durability' in docs/performance.md)."]
     if any(r.get("floor_rps") for r in ack["rows"]):
-        lines += ["", "× floor: against the durable floor measured on a fresh store just before that endpoint's "
-                      "node (\"floor beside it\"), since this machine's speed drifts within a run; the floor's own "
-                      "rows above were measured after every node, and the peer's gate uses them."]
+        lines += ["", "× floor: against the durable floor measured on a fresh store just before and just after that "
+                      "endpoint's node, their mean (\"floor beside it\"), since this machine's speed drifts within a "
+                      "run; the floor's own rows above were measured after every node, and the peer's gate uses them."]
     if any(r.get("variant") == "--no-worker" for r in ack["rows"]):
         lines += ["", "--no-worker: the same node without its worker loop, so nothing is ever backed up or "
                       "called back; measured only to show what the worker loop, on the web's core, costs that "

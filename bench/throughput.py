@@ -180,11 +180,11 @@ def remove_store(database: Path) -> None:
 
 
 def floor_beside(ctx: Context, label: str) -> dict[int, float]:
-    """The durable floor's req/s at each connection count, on a fresh store, just before a node's runs.
+    """The durable floor's req/s at each connection count, on a fresh store, just before or after a node's runs.
 
     This machine's speed drifts within a run (the same code measured 1,527 req/s in a run's first
     minute and 1,818 eight minutes later, with weaker durability only as the difference), so each
-    endpoint is judged against the floor of its own minute rather than one measured minutes away.
+    endpoint is judged against the floor of its own minutes rather than one measured minutes away.
     """
     port = servers.free_port()
     database = ctx.work / f"floor-{label}.db"
@@ -197,6 +197,15 @@ def floor_beside(ctx: Context, label: str) -> dict[int, float]:
     ctx.say(f"  durable floor beside {label}: " + ", ".join(f"c={c} {rps:.0f} req/s" for c, rps in found.items()))
     remove_store(database)
     return found
+
+
+def bracket(before: dict[int, float], after: dict[int, float], conns: int) -> dict[str, float]:
+    """A row's floor: the mean of the floors measured just before and just after its node (the drift
+    within those minutes goes either way, and one side alone moved a ratio by up to 0.07)."""
+    if conns not in before or conns not in after:
+        return {}
+    return {"floor_rps": (before[conns] + after[conns]) / 2, "floor_before_rps": before[conns],
+            "floor_after_rps": after[conns]}
 
 
 def bare_runs(ctx: Context) -> list[dict[str, Any]]:
@@ -257,10 +266,10 @@ def run_ack(ctx: Context, normal_too: bool = True, settle: float = 3.0,
     groups = [present] if shared_node else [[ep] for ep in present]
     for group in groups:
         label = "shared" if shared_node else group[0].path.rsplit("/", 1)[1]
-        beside = {} if shared_node else floor_beside(ctx, label)
+        before = {} if shared_node else floor_beside(ctx, label)
         found, memory[label] = node_runs(ctx, label, group)
-        rows.extend({**r, "default": True, **({"floor_rps": beside[r["conns"]]} if r["conns"] in beside else {})}
-                    for r in found)
+        after = {} if shared_node else floor_beside(ctx, f"{label}-after")
+        rows.extend({**r, "default": True, **bracket(before, after, r["conns"])} for r in found)
     durability = [node["durability"] for node in memory.values()]
     if normal_too:
         found, _ = node_runs(ctx, "sync-normal", [payloads.GENERIC], VCFBACKUP_SQLITE_SYNCHRONOUS="NORMAL")
@@ -268,9 +277,10 @@ def run_ack(ctx: Context, normal_too: bool = True, settle: float = 3.0,
         # The run task owes HCP Terraform a "running" PATCH per trigger, sent by the worker loop on the
         # web's core: its web path alone, beside its own floor, shows what that costs the endpoint.
         for endpoint in (ep for ep in present if ep is payloads.TERRAFORM and not shared_node):
-            beside = floor_beside(ctx, "run-task-web-alone")
+            before = floor_beside(ctx, "run-task-web-alone")
             found, alone = node_runs(ctx, "run-task-web-alone", [endpoint], no_worker=True)
-            rows.extend({**r, "floor_rps": beside[r["conns"]]} if r["conns"] in beside else r for r in found)
+            after = floor_beside(ctx, "run-task-web-alone-after")
+            rows.extend({**r, **bracket(before, after, r["conns"])} for r in found)
             durability.append(alone["durability"])
     rows.extend(bare_runs(ctx))
     if servers.peer_available():

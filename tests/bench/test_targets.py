@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.targets import evaluate
+from bench.throughput import bracket
 
 
 def ack_row(server: str, rps: float, *, endpoint: str = "POST /v1/triggers", conns: int = 64, p99_ms: float = 40.0,
@@ -83,3 +84,9 @@ def test_an_endpoint_is_judged_against_the_floor_measured_beside_it_when_there_i
     assert check([ack_row("ours", 1440.0, **beside), FLOOR], "× durable floor")["passed"] is True  # type: ignore[arg-type]
     judged = check([ack_row("ours", 1430.0, **beside), FLOOR], "× durable floor")  # type: ignore[arg-type]
     assert judged["passed"] is False and "beside it" in str(judged["measured"])
+
+
+def test_an_endpoint_s_floor_is_the_mean_of_the_floors_just_before_and_just_after_its_node() -> None:
+    assert bracket({16: 2000.0, 64: 1800.0}, {16: 2200.0, 64: 1900.0}, 16) == {
+        "floor_rps": 2100.0, "floor_before_rps": 2000.0, "floor_after_rps": 2200.0}
+    assert bracket({16: 2000.0}, {}, 16) == {}  # one side missing: the section's floor judges it
