@@ -121,7 +121,8 @@ def result_document(trigger: Trigger, backup: Backup, note: str | None = None) -
 def result_documents(triggers: list[Trigger], backup: Backup, note: str | None = None) -> list[dict[str, Any]]:
     """``result_document`` of each trigger on one backup: the backup's part is built by the model once,
     only the trigger's part per trigger (a storm's thousands of callbacks each built the whole model).
-    A test holds each equal to ``result_document``."""
+    A test holds each equal to ``result_document``. The backup's nested lists are shared between the
+    documents: callback bodies are only ever serialised, never changed in place."""
     if not triggers:
         return []
     shared = result_document(triggers[0], backup, note)

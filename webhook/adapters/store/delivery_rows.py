@@ -28,10 +28,11 @@ def insert_deliveries(conn: Connection, owed: Sequence[Delivery]) -> None:
         conn.execute(deliveries.insert(), [rows.delivery_row(d) for d in owed])
 
 
-# An attempt's record: the new state, the attempts so far, the lease let go (delivered_at kept unless delivered).
+# Pending deliveries due by :now, oldest first (the delivery loop claims them every dispatch).
 _DUE_DELIVERIES = Claim(deliveries, deliveries.c.state == DeliveryState.PENDING.value,
                         deliveries.c.next_attempt_at <= sa.bindparam("now", type_=sa.Float),
                         order_by=deliveries.c.next_attempt_at)
+# An attempt's record: the new state, the attempts so far, the lease let go (delivered_at kept unless delivered).
 _RECORD = deliveries.update().where(deliveries.c.id == sa.bindparam("b_id")).values(
     attempts=sa.bindparam("b_attempts", type_=deliveries.c.attempts.type), state=sa.bindparam("b_state"),
     last_error=sa.bindparam("b_last_error"), lease_owner=None, lease_until=None,
