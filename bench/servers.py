@@ -121,10 +121,14 @@ class Server:
         self.stop()
 
 
-def serve_node(work: Path, name: str, env: dict[str, str]) -> Server:
+def serve_node(work: Path, name: str, env: dict[str, str], *, no_worker: bool = False) -> Server:
+    """``serve`` as operators run it; ``no_worker``: its web processes alone (ready once they answer, since
+    /readyz waits for a worker loop's heartbeat)."""
     port = int(env["VCFBACKUP_PORT"])
-    return Server(name, [sys.executable, "-m", "webhook", "serve"], env, f"http://127.0.0.1:{port}", "/readyz",
-                  work / f"{name}.log")
+    command, ready = [sys.executable, "-m", "webhook", "serve"], "/readyz"
+    if no_worker:
+        command, ready = [*command, "--no-worker"], "/healthz"
+    return Server(name, command, env, f"http://127.0.0.1:{port}", ready, work / f"{name}.log")
 
 
 def bare_flask(work: Path, env: dict[str, str]) -> Server:

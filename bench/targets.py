@@ -96,8 +96,8 @@ def _ack_targets(ack: dict[str, Any], checks: list[dict[str, Any]]) -> None:
 
 
 def floor_of(row: dict[str, Any], floor: dict[int, float]) -> float | None:
-    """The floor an endpoint's row is judged against: the one measured just before its node, else the
-    section's (a smoke run shares one node and measures the floor once)."""
+    """The floor an endpoint's row is judged against: the one measured beside its node (the mean of
+    before and after), else the section's (a smoke run shares one node and measures the floor once)."""
     return row.get("floor_rps") or floor.get(row["conns"])
 
 

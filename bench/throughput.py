@@ -153,12 +153,8 @@ def node_runs(
     port = servers.free_port()
     database = ctx.work / f"{label}.db"
     node_env = servers.node_env(database, port, ctx.sim_url, ctx.receiver_host, **env)
-    server = servers.serve_node(ctx.work, label, node_env)
-    variant: dict[str, str] = {}
-    if no_worker:
-        server.command, server.ready_path = [*server.command, "--no-worker"], "/healthz"
-        variant = {"variant": "--no-worker"}
-    with server as node:
+    variant = {"variant": "--no-worker"} if no_worker else {}
+    with servers.serve_node(ctx.work, label, node_env, no_worker=no_worker) as node:
         time.sleep(ctx.settle_idle)
         roles = servers.node_processes(node.pid)
         idle = idle_memory(roles)
@@ -197,6 +193,15 @@ def floor_beside(ctx: Context, label: str) -> dict[int, float]:
     ctx.say(f"  durable floor beside {label}: " + ", ".join(f"c={c} {rps:.0f} req/s" for c, rps in found.items()))
     remove_store(database)
     return found
+
+
+def judged_node(ctx: Context, label: str, endpoints: list[Endpoint], *, no_worker: bool = False,
+                ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``node_runs`` between two floors of its own; each row carries the floor it is judged against."""
+    before = floor_beside(ctx, label)
+    found, memory = node_runs(ctx, label, endpoints, no_worker=no_worker)
+    after = floor_beside(ctx, f"{label}-after")
+    return [{**r, **bracket(before, after, r["conns"])} for r in found], memory
 
 
 def bracket(before: dict[int, float], after: dict[int, float], conns: int) -> dict[str, float]:
@@ -266,21 +271,17 @@ def run_ack(ctx: Context, normal_too: bool = True, settle: float = 3.0,
     groups = [present] if shared_node else [[ep] for ep in present]
     for group in groups:
         label = "shared" if shared_node else group[0].path.rsplit("/", 1)[1]
-        before = {} if shared_node else floor_beside(ctx, label)
-        found, memory[label] = node_runs(ctx, label, group)
-        after = {} if shared_node else floor_beside(ctx, f"{label}-after")
-        rows.extend({**r, "default": True, **bracket(before, after, r["conns"])} for r in found)
+        found, memory[label] = node_runs(ctx, label, group) if shared_node else judged_node(ctx, label, group)
+        rows.extend({**r, "default": True} for r in found)
     durability = [node["durability"] for node in memory.values()]
     if normal_too:
         found, _ = node_runs(ctx, "sync-normal", [payloads.GENERIC], VCFBACKUP_SQLITE_SYNCHRONOUS="NORMAL")
         rows.extend(found)
         # The run task owes HCP Terraform a "running" PATCH per trigger, sent by the worker loop on the
         # web's core: its web path alone, beside its own floor, shows what that costs the endpoint.
-        for endpoint in (ep for ep in present if ep is payloads.TERRAFORM and not shared_node):
-            before = floor_beside(ctx, "run-task-web-alone")
-            found, alone = node_runs(ctx, "run-task-web-alone", [endpoint], no_worker=True)
-            after = floor_beside(ctx, "run-task-web-alone-after")
-            rows.extend({**r, **bracket(before, after, r["conns"])} for r in found)
+        if payloads.TERRAFORM in present and not shared_node:
+            found, alone = judged_node(ctx, "run-task-web-alone", [payloads.TERRAFORM], no_worker=True)
+            rows.extend(found)
             durability.append(alone["durability"])
     rows.extend(bare_runs(ctx))
     if servers.peer_available():

@@ -16,14 +16,14 @@ from ...core.triggers import (
 )
 from ...core.views import RunningBackup
 from . import rows
-from .base import ACTIVE, DEFAULT_INSTANCE, Claim, StoreBase, log
+from .base import ACTIVE, DEFAULT_INSTANCE, NOW, Claim, StoreBase, log
 from .group_commit import GroupCommit
 from .schema import backups
 
 # The worker asks this on every pass that attaches triggers: a built statement saves it the building.
 _ACTIVE = sa.select(backups).where(backups.c.active_slot == sa.bindparam("instance"))
-_DUE_BACKUPS = Claim(backups, backups.c.state.in_(ACTIVE), sa.or_(
-    backups.c.next_poll_at.is_(None), backups.c.next_poll_at <= sa.bindparam("now", type_=sa.Float)))
+_DUE_BACKUPS = Claim(backups, backups.c.state.in_(ACTIVE),
+                     sa.or_(backups.c.next_poll_at.is_(None), backups.c.next_poll_at <= NOW))
 # The backup a new request would ride (Slack's acknowledgement names it): only what the answer says.
 _RUNNING = sa.select(backups.c.id, backups.c.sddc_task_id, backups.c.spec_key, backups.c.submitted_at).where(
     backups.c.active_slot == sa.bindparam("instance"), backups.c.state == BackupState.IN_PROGRESS.value,

@@ -25,14 +25,16 @@ ACTIVE = (BackupState.SUBMITTING.value, BackupState.IN_PROGRESS.value)
 SCHEMA_LOCK = 0x7663_6662_6B70  # "vcfbkp": the advisory lock schema creation holds on PostgreSQL
 
 
+NOW = sa.bindparam("now", type_=sa.Float)  # a claim's moment, as epoch seconds
+
+
 class Claim:
     """The statements that find a table's due, unleased rows, built once (the worker asks every pass,
-    and building them cost more CPU than the database takes to answer). ``due`` may use ``:now``."""
+    and building them cost more CPU than the database takes to answer). ``due`` may use ``NOW``."""
 
     def __init__(self, table: sa.Table, *due: Any, order_by: Any = None) -> None:
         self.table = table
-        now = sa.bindparam("now", type_=sa.Float)
-        where = (*due, sa.or_(table.c.lease_until.is_(None), table.c.lease_until < now))
+        where = (*due, sa.or_(table.c.lease_until.is_(None), table.c.lease_until < NOW))
         self.probe = sa.select(table.c.id).where(*where).limit(1)
         self.due = sa.select(table.c.id).where(*where).order_by(order_by).limit(
             sa.bindparam("limit", type_=sa.Integer))
@@ -93,10 +95,10 @@ class StoreBase:
         A read-only probe comes first: an idle worker then never takes the write lock, which the
         request path needs for every trigger it acknowledges.
         """
+        table = claim.table
         with self._tx() as conn:
             if conn.execute(claim.probe, {"now": now}).first() is None:
                 return []
-        table = claim.table
         with self._tx(write=True) as conn:
             ids = list(conn.execute(self._lock(claim.due), {"now": now, "limit": limit}).scalars())
             if not ids:

@@ -18,7 +18,7 @@ from ...core.triggers import (
     TriggerState,
 )
 from . import rows
-from .base import Claim, StoreBase
+from .base import NOW, Claim, StoreBase
 from .schema import deliveries, triggers
 
 
@@ -30,7 +30,7 @@ def insert_deliveries(conn: Connection, owed: Sequence[Delivery]) -> None:
 
 # Pending deliveries due by :now, oldest first (the delivery loop claims them every dispatch).
 _DUE_DELIVERIES = Claim(deliveries, deliveries.c.state == DeliveryState.PENDING.value,
-                        deliveries.c.next_attempt_at <= sa.bindparam("now", type_=sa.Float),
+                        deliveries.c.next_attempt_at <= NOW,
                         order_by=deliveries.c.next_attempt_at)
 # An attempt's record: the new state, the attempts so far, the lease let go (delivered_at kept unless delivered).
 _RECORD = deliveries.update().where(deliveries.c.id == sa.bindparam("b_id")).values(
