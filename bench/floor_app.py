@@ -33,15 +33,15 @@ from bench.bare_app import BareGunicorn
 _COLUMNS = ("id", "source", "caller", "spec", "spec_key", "reason", "received_at", "state")
 
 
-def create_floor_app(settings: Settings) -> Flask:
+def durable_inserts(settings: Settings, columns: Sequence[str]) -> GroupCommit[tuple[Any, ...], bool]:
+    """Rows of ``columns`` into ``triggers``, committed as ``serve`` commits them: group commit, the node's
+    SQLite settings, the host's queue of SQLite writers."""
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     metadata.create_all(engine)
     queue = writer_queue(engine)
-    tokens = {name: token.get_secret_value() for name, token in settings.api_tokens.items()}
     sqlite = engine.dialect.name == "sqlite"
     marker = "?" if sqlite else "%s"
-    sql = f"INSERT INTO triggers ({', '.join(_COLUMNS)}) VALUES ({', '.join([marker] * len(_COLUMNS))})"
-    default_spec = json.dumps(parse_body(b"{}").spec().model_dump(mode="json"))
+    sql = f"INSERT INTO triggers ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
     # One connection, used only by the group commit's leader (one at a time): no pool in the way.
     connection = engine.raw_connection()
 
@@ -60,8 +60,13 @@ def create_floor_app(settings: Settings) -> Flask:
             raise
         return [True] * len(batch)
 
-    # The host's queue of SQLite writers, as the store's group commit takes it.
-    group: GroupCommit[tuple[Any, ...], bool] = GroupCommit(commit, queue.hold if queue else contextlib.nullcontext)
+    return GroupCommit(commit, queue.hold if queue else contextlib.nullcontext)
+
+
+def create_floor_app(settings: Settings) -> Flask:
+    tokens = {name: token.get_secret_value() for name, token in settings.api_tokens.items()}
+    default_spec = json.dumps(parse_body(b"{}").spec().model_dump(mode="json"))
+    group = durable_inserts(settings, _COLUMNS)
     app = Flask("floor")
 
     @app.get("/healthz")

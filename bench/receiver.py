@@ -93,6 +93,12 @@ class Receiver:
         with self._lock:
             return len(self._final_paths)
 
+    def started_under(self, prefix: str) -> int:
+        """How many "started" messages (not final) arrived on paths under ``prefix``."""
+        with self._lock:
+            arrivals = list(self.arrivals)
+        return sum(1 for a in arrivals if not a.final and a.path.startswith(prefix))
+
     def snapshot(self) -> list[Arrival]:
         with self._lock:
             return list(self.arrivals)

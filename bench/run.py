@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from . import costs, history, isolation, payloads, postgres, reaction, report, servers, status_page, storm, targets
+from .ack import run_ack
 from .load import PREFERENCE, tool_name
 from .receiver import Receiver
-from .throughput import Context, run_ack
+from .throughput import Context
 
 SECTIONS = ("ack", "storm", "reaction", "growth", "isolation", "costs", "postgres", "ui")
 
@@ -117,7 +118,8 @@ def _run(profile: Profile, mode: str, only: tuple[str, ...], out: Path, keep_wor
 
     sim = SimulatorServer(SimulatorConfig(backup_seconds=3600)).start()
     ctx = Context(work=work, seconds=profile.seconds, warmup=profile.warmup, conns=profile.conns, sim_url=sim.url,
-                  receiver_host=receiver.host, say=say, settle_idle=profile.settle_idle)
+                  receiver_host=receiver.host, say=say, settle_idle=profile.settle_idle,
+                  started_under=receiver.started_under)
     steps = {
         "ack": lambda: results.update(zip(("ack", "memory"), run_ack(
             ctx, settle=profile.settle, shared_node=profile.shared_node), strict=True)),

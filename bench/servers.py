@@ -143,6 +143,12 @@ def durable_floor(work: Path, env: dict[str, str]) -> Server:
                   "/healthz", work / "durable-floor.log")
 
 
+def run_task_floor(work: Path, env: dict[str, str]) -> Server:
+    port = int(env["VCFBACKUP_PORT"])
+    return Server("run-task-floor", [sys.executable, "-m", "bench.run_task_floor"], env, f"http://127.0.0.1:{port}",
+                  "/healthz", work / "run-task-floor.log")
+
+
 def peer_available() -> bool:
     return shutil.which(PEER_BINARY) is not None
 
@@ -197,7 +203,7 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
-def _cmdline(pid: int) -> str:
+def command_line(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
@@ -209,7 +215,7 @@ def node_processes(master: int) -> dict[str, int]:
     roles = {"gunicorn master": master}
     web = 0
     for pid in children(master):
-        if " worker" in _cmdline(pid) and "webhook" in _cmdline(pid):
+        if " worker" in command_line(pid) and "webhook" in command_line(pid):
             roles["worker loop"] = pid
         else:
             web += 1

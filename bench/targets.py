@@ -17,6 +17,10 @@ PEER_MULTIPLE = 1.1  # × the peer's rate of commands actually run ...
 PEER_GATE = 1.3  # ... judged on a CPU where the floor itself is at least this × the peer
 P99_BARE_MULTIPLE = 1.5  # p99 at 64 connections ≤ this × bare Flask's p99
 P99_CONNS = 64
+# The worker loop keeps up with what its node acknowledges: the run task's "running" messages received
+# during a window ≥ this share of the triggers acknowledged in it (below it, a backlog grows).
+KEEP_UP_SHARE = 0.95
+RUN_TASK_FLOOR = "run-task floor"  # section 1's baseline for the run task (bench.run_task_floor): shown, not judged
 STORM_GROWTH = 10.0  # the large storm's backup end → last callback ≤ this × the 1,000-trigger figure
 SUBMIT_MEDIAN_MS = 100.0
 CALLBACK_SLACK_MS = 1000.0  # plus the poll interval
@@ -71,13 +75,16 @@ def share_of_floor(endpoint: str) -> float:
 
 
 def _ack_targets(ack: dict[str, Any], checks: list[dict[str, Any]]) -> None:
-    rows = [r for r in ack["rows"] if r["server"] not in ("bare Flask", "durable floor", "peer") and r.get("default")]
+    rows = [r for r in ack["rows"]
+            if r["server"] not in ("bare Flask", "durable floor", "peer", RUN_TASK_FLOOR) and r.get("default")]
     bare = {r["conns"]: r for r in ack["rows"] if r["server"] == "bare Flask"}
     floor = {r["conns"]: r["rps"] for r in ack["rows"] if r["server"] == "durable floor"}
     peer = {r["conns"]: peer_done_rps(r) for r in ack["rows"] if r["server"] == "peer"}
     for row in rows:
         where = f"{row['endpoint']} c={row['conns']}"
         _floor_target(row, floor, where, checks)
+        if "started_sent" in row:
+            _keep_up_target(row, where, checks)
         if row["conns"] == P99_CONNS:
             _p99_target(row, bare.get(P99_CONNS), checks)
         _peer_target(row, floor, peer, where, checks)
@@ -112,6 +119,12 @@ def _floor_target(row: dict[str, Any], floor: dict[int, float], where: str, chec
     beside = " beside it" if row.get("floor_rps") else ""
     _check(checks, name, f"{row['rps']:.0f} vs {need:.0f} req/s ({row['rps'] / base:.2f} × the floor{beside})",
            row["rps"] >= need)
+
+
+def _keep_up_target(row: dict[str, Any], where: str, checks: list[dict[str, Any]]) -> None:
+    sent, acked = row["started_sent"], row["acked"]
+    _check(checks, f"1. the worker loop keeps up (\"running\" messages ≥ {KEEP_UP_SHARE} × acknowledged): {where}",
+           f"{sent:,} sent for {acked:,} acknowledged in the window", sent >= KEEP_UP_SHARE * acked)
 
 
 def _p99_target(row: dict[str, Any], bare: dict[str, Any] | None, checks: list[dict[str, Any]]) -> None:

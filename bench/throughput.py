@@ -33,6 +33,8 @@ class Context:
     sim_url: str
     receiver_host: str
     say: Say
+    # "Started" messages the receiver got under a path prefix: whether a worker keeps up with its triggers.
+    started_under: Callable[[str], int] | None = None
     pool_rate: int = 5000  # requests per second a pool must cover before it repeats itself
     settle_idle: float = 1.0  # seconds a fresh node idles before its idle memory is read
 
@@ -96,18 +98,31 @@ def drive_endpoints(ctx: Context, base_url: str, roles: dict[str, int], endpoint
     acked = 0
     for endpoint in endpoints:
         name = endpoint.path.rsplit("/", 1)[1]
-        callback_of = ((lambda i, n=name: f"http://{ctx.receiver_host}/{tag}/{label}/{n}/{i}")
-                       if endpoint.unique else None)
+        prefix = f"/{tag}/{label}/{name}/"
+        callback_of = (lambda i, p=prefix: f"http://{ctx.receiver_host}{p}{i}") if endpoint.unique else None
         warmed = warm(ctx, base_url, endpoint, f"{label}-{name}", callback_of=callback_of)
         acked += warmed.requests - warmed.errors if warmed else 0
         for conns in ctx.conns:
-            result = load_endpoint(ctx, base_url, endpoint, f"{label}-{name}-c{conns}", conns, callback_of,
-                                   pids=list(roles.values()), worker_pid=roles.get("worker loop"))
+            result, started = load_counting_started(
+                ctx, base_url, endpoint, f"{label}-{name}-c{conns}", conns, callback_of if endpoint.unique else None,
+                prefix, pids=list(roles.values()), worker_pid=roles.get("worker loop"))
             acked += result.requests - result.errors
             ctx.say(f"  {(endpoint.name + ' ' + shown).strip():<44} c={conns:<3} {result.rps:6.0f} req/s  "
                     f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:7.1f} ms  errors {result.errors}")
-            rows.append(row(label, endpoint.name, result, **row_fields))
+            rows.append(row(label, endpoint.name, result, **started, **row_fields))
     return rows, acked
+
+
+def load_counting_started(ctx: Context, base_url: str, endpoint: Endpoint, tag: str, conns: int,
+                          callback_of: Any, prefix: str, **measure: Any) -> tuple[LoadResult, dict[str, int]]:
+    """``load_endpoint``, plus (for an endpoint owing a "started" message per trigger, the run task) how many
+    of those the receiver got during the window: fewer than the triggers acknowledged means a backlog grew."""
+    counting = ctx.started_under is not None and endpoint is payloads.TERRAFORM
+    before = ctx.started_under(prefix) if counting and ctx.started_under else 0
+    result = load_endpoint(ctx, base_url, endpoint, tag, conns, callback_of, **measure)
+    if not counting or ctx.started_under is None:
+        return result, {}
+    return result, {"started_sent": ctx.started_under(prefix) - before, "acked": result.requests - result.errors}
 
 
 def load_endpoint(ctx: Context, base_url: str, endpoint: Endpoint, tag: str, conns: int,
@@ -211,90 +226,3 @@ def bracket(before: dict[int, float], after: dict[int, float], conns: int) -> di
         return {}
     return {"floor_rps": (before[conns] + after[conns]) / 2, "floor_before_rps": before[conns],
             "floor_after_rps": after[conns]}
-
-
-def bare_runs(ctx: Context) -> list[dict[str, Any]]:
-    """The ceiling (bare Flask) and the durable floor (bare Flask + a group-committed insert)."""
-    port = servers.free_port()
-    env = servers.node_env(ctx.work / "floor.db", port, ctx.sim_url, ctx.receiver_host)
-    rows = []
-    for server, label, make in (("bare Flask", "bare Flask (ceiling)", servers.bare_flask),
-                                ("durable floor", "durable floor (store only)", servers.durable_floor)):
-        with make(ctx.work, env) as running:
-            warm(ctx, running.url, payloads.GENERIC, server)
-            for conns in ctx.conns:
-                result = load_endpoint(ctx, running.url, payloads.GENERIC, f"{server}-c{conns}", conns,
-                                       pids=list(servers.node_processes(running.pid).values()))
-                ctx.say(f"  {label:<28} c={conns:<3} {result.rps:8.0f} req/s  p99 {result.p99_ms:7.1f} ms")
-                extra = {"sync": "FULL (default)"} if server == "durable floor" else {}
-                rows.append(row(server, "POST (any path)", result, **extra))
-    return rows
-
-
-def sync_default() -> str:
-    from webhook.settings import Settings
-
-    return str(Settings.model_fields["sqlite_synchronous"].default)
-
-
-def peer_runs(ctx: Context, settle: float = 3.0) -> list[dict[str, Any]]:
-    """The peer under the same load; counts what its script really ran, not only what it acknowledged."""
-    server, ran = servers.peer(ctx.work)
-    rows = []
-    with server:
-        warm(ctx, server.url, payloads.GENERIC, "peer", url_path="/hooks/backup")
-        for conns in ctx.conns:
-            before = servers.executions(ran, settle)
-            result = load_endpoint(ctx, server.url, payloads.GENERIC, f"peer-c{conns}", conns,
-                                   url_path="/hooks/backup", pids=[server.pid])
-            executed = servers.executions(ran, settle) - before
-            acked = result.requests - result.errors
-            ctx.say(f"  {'peer (adnanh/webhook)':<28} c={conns:<3} {result.rps:8.0f} req/s  "
-                    f"p99 {result.p99_ms:7.1f} ms  acked {acked}  ran {executed}")
-            # What the peer really did per second: its default mode acknowledges first and runs the
-            # command in the background, and under load many of those commands never run.
-            done_rps = result.rps * min(1.0, executed / acked) if acked else 0.0
-            rows.append(row("peer", "POST /hooks/backup", result, acked=acked, executed=executed, done_rps=done_rps))
-    return rows
-
-
-def run_ack(ctx: Context, normal_too: bool = True, settle: float = 3.0,
-            shared_node: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Section 1 and the memory part of section 4: (ack results, memory results)."""
-
-    rows: list[dict[str, Any]] = []
-    memory: dict[str, dict[str, Any]] = {}
-    unavailable = [ep.name for ep in payloads.ENDPOINTS if not ep.available()]
-    present = [ep for ep in payloads.ENDPOINTS if ep.available()]
-    # A fresh node per endpoint, so one endpoint's backlog (callbacks owed) does not slow the next;
-    # the smoke mode shares one node to save the start-ups.
-    groups = [present] if shared_node else [[ep] for ep in present]
-    for group in groups:
-        label = "shared" if shared_node else group[0].path.rsplit("/", 1)[1]
-        found, memory[label] = node_runs(ctx, label, group) if shared_node else judged_node(ctx, label, group)
-        rows.extend({**r, "default": True} for r in found)
-    durability = [node["durability"] for node in memory.values()]
-    if normal_too:
-        found, _ = node_runs(ctx, "sync-normal", [payloads.GENERIC], VCFBACKUP_SQLITE_SYNCHRONOUS="NORMAL")
-        rows.extend(found)
-        # The run task owes HCP Terraform a "running" PATCH per trigger, sent by the worker loop on the
-        # web's core: its web path alone, beside its own floor, shows what that costs the endpoint.
-        if payloads.TERRAFORM in present and not shared_node:
-            found, alone = judged_node(ctx, "run-task-web-alone", [payloads.TERRAFORM], no_worker=True)
-            rows.extend(found)
-            durability.append(alone["durability"])
-    rows.extend(bare_runs(ctx))
-    if servers.peer_available():
-        rows.extend(peer_runs(ctx, settle))
-    else:
-        unavailable.append("peer (adnanh/webhook: apt-get install webhook)")
-    idle: dict[str, float] = {}
-    peak: dict[str, float] = {}
-    for node in memory.values():
-        for role, mb in node["idle_mb"].items():
-            idle[role] = max(idle.get(role, 0.0), mb)
-        for role, seen in node["load"].items():
-            peak[role] = max(peak.get(role, 0.0), seen["vmhwm_mb"], seen["peak_rss_mb"])
-    ack = {"rows": rows, "unavailable": unavailable, "durability": durability,
-           "sync_default": sync_default()}
-    return ack, {"idle_mb": idle, "peak_mb": peak, "per_node": memory}

@@ -28,3 +28,16 @@ def test_final_results_are_counted_per_path_and_started_messages_are_not() -> No
         assert receiver.final_paths() == 0
     finally:
         receiver.stop()
+
+
+def test_started_messages_are_counted_under_a_path_prefix() -> None:
+    receiver = Receiver().start()
+    try:
+        for path, status in (("/tp/run-task/1", "running"), ("/tp/run-task/2", "running"),
+                             ("/tp/run-task/1", "passed"), ("/tp/other/3", "running")):
+            requests.patch(f"{receiver.base}{path}", timeout=5,
+                           data=json.dumps({"data": {"attributes": {"status": status}}})).raise_for_status()
+        assert receiver.started_under("/tp/run-task/") == 2
+        assert receiver.started_under("/tp/") == 3
+    finally:
+        receiver.stop()

@@ -90,3 +90,13 @@ def test_an_endpoint_s_floor_is_the_mean_of_the_floors_just_before_and_just_afte
     assert bracket({16: 2000.0, 64: 1800.0}, {16: 2200.0, 64: 1900.0}, 16) == {
         "floor_rps": 2100.0, "floor_before_rps": 2000.0, "floor_after_rps": 2200.0}
     assert bracket({16: 2000.0}, {}, 16) == {}  # one side missing: the section's floor judges it
+
+
+def test_the_run_task_is_judged_on_whether_its_worker_loop_kept_up_with_the_running_messages_owed() -> None:
+    run_task = {"endpoint": "POST /hooks/terraform/run-task"}
+    kept_up = check([ack_row("ours", 1500.0, started_sent=14_300, acked=15_000, **run_task), FLOOR],  # type: ignore[arg-type]
+                    "keeps up")
+    assert kept_up["passed"] is True and "14,300 sent for 15,000" in str(kept_up["measured"])
+    behind = check([ack_row("ours", 1500.0, started_sent=9_000, acked=15_000, **run_task), FLOOR], "keeps up")  # type: ignore[arg-type]
+    assert behind["passed"] is False
+    assert not any("keeps up" in c["target"] for c in evaluate({"ack": {"rows": [ack_row("ours", 1600.0), FLOOR]}}))
