@@ -117,7 +117,8 @@ def load_counting_started(ctx: Context, base_url: str, endpoint: Endpoint, tag: 
                           callback_of: Any, prefix: str, **measure: Any) -> tuple[LoadResult, dict[str, int]]:
     """``load_endpoint``, plus (for an endpoint owing a "started" message per trigger, the run task) how many
     of those the receiver got during the window: fewer than the triggers acknowledged means a backlog grew."""
-    counting = ctx.started_under is not None and endpoint is payloads.TERRAFORM
+    # Only where something sends them: a node with its worker loop, or the run task's floor with its sender.
+    counting = ctx.started_under is not None and endpoint is payloads.TERRAFORM and bool(measure.get("worker_pid"))
     before = ctx.started_under(prefix) if counting and ctx.started_under else 0
     result = load_endpoint(ctx, base_url, endpoint, tag, conns, callback_of, **measure)
     if not counting or ctx.started_under is None:
