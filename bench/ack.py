@@ -56,7 +56,10 @@ def run_task_floor_runs(ctx: Context) -> list[dict[str, Any]]:
         processes = [running.pid, *servers.children(running.pid)]
         sender = next((pid for pid in processes if "--sender" in servers.command_line(pid)), None)
         prefix = f"/tp/{label}/"
-        callback_of = (lambda i: f"http://{ctx.receiver_host}{prefix}{i}")  # noqa: E731 - one line
+
+        def callback_of(i: int) -> str:
+            return f"http://{ctx.receiver_host}{prefix}{i}"
+
         warm(ctx, running.url, payloads.TERRAFORM, label, callback_of=callback_of)
         for conns in ctx.conns:
             result, started = load_counting_started(ctx, running.url, payloads.TERRAFORM, f"{label}-c{conns}", conns,

@@ -15,12 +15,19 @@ from webhook.gunicorn_app import WebhookGunicorn
 from webhook.settings import Settings
 
 
-def create_bare_app() -> Flask:
-    app = Flask("bare")
+def app_with_health(name: str) -> Flask:
+    """A Flask app answering ``GET /healthz`` (what the bench waits on before loading it)."""
+    app = Flask(name)
 
     @app.get("/healthz")
     def health() -> Any:
         return {"status": "ok"}
+
+    return app
+
+
+def create_bare_app() -> Flask:
+    app = app_with_health("bare")
 
     @app.post("/<path:_anything>")
     def accept(_anything: str) -> Any:

@@ -28,7 +28,7 @@ from webhook.settings import Settings
 from webhook.sources.auth import caller_of_token
 from webhook.sources.generic import parse_body
 
-from bench.bare_app import BareGunicorn
+from bench.bare_app import BareGunicorn, app_with_health
 
 _COLUMNS = ("id", "source", "caller", "spec", "spec_key", "reason", "received_at", "state")
 
@@ -67,11 +67,7 @@ def create_floor_app(settings: Settings) -> Flask:
     tokens = {name: token.get_secret_value() for name, token in settings.api_tokens.items()}
     default_spec = json.dumps(parse_body(b"{}").spec().model_dump(mode="json"))
     group = durable_inserts(settings, _COLUMNS)
-    app = Flask("floor")
-
-    @app.get("/healthz")
-    def health() -> Any:
-        return {"status": "ok"}
+    app = app_with_health("floor")
 
     @app.post("/<path:_anything>")
     def accept(_anything: str) -> Any:

@@ -3,9 +3,9 @@
 The web process checks ``X-TFC-Task-Signature`` (HMAC-SHA512 of the raw body, constant time), reads
 the payload's fields, checks the callback host against ``VCFBACKUP_TFC_HOSTS``, inserts one row (the
 callback URL and access token with it) through the durable floor's group commit, and answers 200.
-A sender process on the same core (as ``serve`` runs its worker loop, but at nice 0) takes the new rows in batches,
-sends each the ``running`` PATCH HCP Terraform is owed (JSON:API, bearer token, one kept-alive
-connection per host), and marks the batch sent in one commit, so no row is sent twice.
+A sender process on the same core (as ``serve`` runs its worker loop, but at nice 0) takes the new
+rows in batches, sends each the ``running`` PATCH HCP Terraform is owed (JSON:API, bearer token, one
+kept-alive connection per host), and marks the batch sent in one commit, so no row is sent twice.
 
 No logging, request ids, metrics, idempotency, deadline row, backup, attempt record or retry: the
 bench runs it beside the run task's node to show what no implementation of that protocol on this
@@ -32,7 +32,7 @@ from flask import Flask, request
 from webhook.adapters.store.engine import make_engine, writer_queue
 from webhook.settings import Settings
 
-from bench.bare_app import BareGunicorn
+from bench.bare_app import BareGunicorn, app_with_health
 from bench.floor_app import durable_inserts
 
 _COLUMNS = ("id", "source", "caller", "spec", "spec_key", "reason", "received_at", "state", "callback")
@@ -44,11 +44,7 @@ def create_run_task_floor_app(settings: Settings) -> Flask:
     key = settings.tfc_hmac_key.get_secret_value().encode() if settings.tfc_hmac_key else b""
     hosts = set(settings.tfc_hosts)
     group = durable_inserts(settings, _COLUMNS)
-    app = Flask("run-task-floor")
-
-    @app.get("/healthz")
-    def health() -> Any:
-        return {"status": "ok"}
+    app = app_with_health("run-task-floor")
 
     @app.post("/<path:_anything>")
     def accept(_anything: str) -> Any:
