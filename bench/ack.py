@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import payloads, servers
-from .targets import RUN_TASK_FLOOR
+from .targets import RUN_TASK_FLOOR, WORKER_AS_EQUAL
 from .throughput import (
     Context,
     bracket,
@@ -124,6 +124,11 @@ def run_ack(ctx: Context, normal_too: bool = True, settle: float = 3.0,
             found, alone = judged_node(ctx, "run-task-web-alone", [payloads.TERRAFORM], no_worker=True)
             rows.extend(found)
             durability.append(alone["durability"])
+            # At its default nice 10 the worker loop falls behind a saturated run task: the rate at which it keeps up.
+            found, equal = judged_node(ctx, "run-task-nice0", [payloads.TERRAFORM], variant=WORKER_AS_EQUAL,
+                                       VCFBACKUP_WORKER_NICE="0")
+            rows.extend(found)
+            durability.append(equal["durability"])
             rows.extend(run_task_floor_runs(ctx))
     rows.extend(bare_runs(ctx))
     if servers.peer_available():

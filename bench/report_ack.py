@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .cells import cell as _f
-from .targets import RUN_TASK_FLOOR, floor_of, peer_done_rps
+from .targets import RUN_TASK_FLOOR, WORKER_AS_EQUAL, floor_of, peer_done_rps
+from .throughput import NO_WORKER
 
 
 def ack_table(ack: dict[str, Any]) -> list[str]:
@@ -28,7 +29,7 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
         ratio_peer = _f(r["rps"] / peer[r["conns"]], 2) if compared and r["conns"] in peer else ""
         server = "vcf-backup-webhook serve" if ours else r["server"]
         if ours and r.get("variant"):
-            server = f"vcf-backup-webhook serve {r['variant']} (web path alone)"
+            server = f"vcf-backup-webhook serve {r['variant']}"
         if r["server"] == RUN_TASK_FLOOR:
             server = ("run-task floor (durable floor + HMAC-SHA512 + one \"running\" PATCH per trigger from a "
                       "sender on the same core; nothing else)")
@@ -59,10 +60,15 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
         lines += ["", "× floor: against the durable floor measured on a fresh store just before and just after that "
                       "endpoint's node, their mean (\"floor beside it\"), since this machine's speed drifts within a "
                       "run; the floor's own rows above were measured after every node, and the peer's gate uses them."]
-    if any(r.get("variant") == "--no-worker" for r in ack["rows"]):
+    if any(r.get("variant") == NO_WORKER for r in ack["rows"]):
         lines += ["", "--no-worker: the same node without its worker loop, so nothing is ever backed up or "
                       "called back; measured only to show what the worker loop, on the web's core, costs that "
                       "endpoint (for the run task: a \"running\" PATCH to HCP Terraform per trigger). Not judged."]
+    if any(r.get("variant") == WORKER_AS_EQUAL for r in ack["rows"]):
+        lines += ["", f"{WORKER_AS_EQUAL}: the same node with its worker loop at nice 0 instead of 10, so that it "
+                      "keeps up with the run task's \"running\" messages while the web path is saturated (at nice "
+                      "10 it gets about a tenth of the core). Shown, not judged: the default stays 10, so that the "
+                      "web path answers first."]
     if any(r["server"] == RUN_TASK_FLOOR for r in ack["rows"]):
         lines += ["", "Run-task floor: what issue 5's protocol costs at least on this stack, beside two floors of its "
                       "own: the durable floor's insert behind an HMAC-SHA512 check, and a sender process on the same "

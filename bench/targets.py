@@ -21,6 +21,7 @@ P99_CONNS = 64
 # during a window ≥ this share of the triggers acknowledged in it (below it, a backlog grows).
 KEEP_UP_SHARE = 0.95
 RUN_TASK_FLOOR = "run-task floor"  # section 1's baseline for the run task (bench.run_task_floor): shown, not judged
+WORKER_AS_EQUAL = "with VCFBACKUP_WORKER_NICE=0"  # the run task's node whose worker loop keeps up: shown, not judged
 STORM_GROWTH = 10.0  # the large storm's backup end → last callback ≤ this × the 1,000-trigger figure
 SUBMIT_MEDIAN_MS = 100.0
 CALLBACK_SLACK_MS = 1000.0  # plus the poll interval

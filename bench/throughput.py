@@ -158,18 +158,23 @@ def stored_triggers(database: Path) -> int:
         return int(db.execute("SELECT count(*) FROM triggers").fetchone()[0])
 
 
+NO_WORKER = "--no-worker (web path alone)"
+
+
 def node_runs(
-    ctx: Context, label: str, endpoints: list[Endpoint], *, no_worker: bool = False, **env: str,
+    ctx: Context, label: str, endpoints: list[Endpoint], *, no_worker: bool = False, variant: str = "", **env: str,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One fresh node, its endpoints one after another at every connection count; rows plus its memory.
 
     ``no_worker``: the web processes alone (``serve --no-worker``), to show what the worker loop on the
     same core costs an endpoint; not a setup anyone runs (nothing would ever be backed up).
+    ``variant``: how the report names a node whose settings (``env``) differ from the defaults.
     """
     port = servers.free_port()
     database = ctx.work / f"{label}.db"
     node_env = servers.node_env(database, port, ctx.sim_url, ctx.receiver_host, **env)
-    variant = {"variant": "--no-worker"} if no_worker else {}
+    named = NO_WORKER if no_worker else variant
+    shown = {"variant": named} if named else {}
     with servers.serve_node(ctx.work, label, node_env, no_worker=no_worker) as node:
         time.sleep(ctx.settle_idle)
         roles = servers.node_processes(node.pid)
@@ -177,7 +182,7 @@ def node_runs(
         sampler = MemorySampler(roles).start()
         rows, acked = drive_endpoints(ctx, node.url, roles, endpoints, label, "tp",
                                       shown=label if env or no_worker else "",
-                                      sync=env.get("VCFBACKUP_SQLITE_SYNCHRONOUS", "FULL (default)"), **variant)
+                                      sync=env.get("VCFBACKUP_SQLITE_SYNCHRONOUS", "FULL (default)"), **shown)
         memory = {"idle_mb": idle, "load": sampler.stop()}
     # Every acknowledged request must have left a committed trigger (read once the node is gone).
     memory["durability"] = {"node": label, "acked": acked, "stored": stored_triggers(database)}
@@ -211,11 +216,11 @@ def floor_beside(ctx: Context, label: str) -> dict[int, float]:
     return found
 
 
-def judged_node(ctx: Context, label: str, endpoints: list[Endpoint], *, no_worker: bool = False,
-                ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def judged_node(ctx: Context, label: str, endpoints: list[Endpoint], *, no_worker: bool = False, variant: str = "",
+                **env: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """``node_runs`` between two floors of its own; each row carries the floor it is judged against."""
     before = floor_beside(ctx, label)
-    found, memory = node_runs(ctx, label, endpoints, no_worker=no_worker)
+    found, memory = node_runs(ctx, label, endpoints, no_worker=no_worker, variant=variant, **env)
     after = floor_beside(ctx, f"{label}-after")
     return [{**r, **bracket(before, after, r["conns"])} for r in found], memory
 
