@@ -1,4 +1,4 @@
-"""Run the whole benchmark: ``.venv/bin/python -m bench`` (about 17 minutes) or ``--smoke`` (about half a minute).
+"""Run the whole benchmark: ``.venv/bin/python -m bench`` (about 18 minutes) or ``--smoke`` (about half a minute).
 
 Writes ``<out>/latest.md`` and ``<out>/latest.json`` (default ``bench/results/``), prints the Markdown,
 and exits 1 if a target is missed (the smoke mode only if a section failed to run: its one-second
