@@ -13,8 +13,7 @@ from . import payloads, servers
 from .targets import RUN_TASK_FLOOR, WORKER_AS_EQUAL
 from .throughput import (
     Context,
-    bracket,
-    floor_beside,
+    between_floors,
     judged_node,
     load_counting_started,
     load_endpoint,
@@ -46,11 +45,13 @@ def bare_runs(ctx: Context) -> list[dict[str, Any]]:
 def run_task_floor_runs(ctx: Context) -> list[dict[str, Any]]:
     """The run task's floor (``bench.run_task_floor``) between two durable floors: what the protocol of
     issue 5 costs at least on this stack, its sender on the web's core and keeping up."""
-    label = "run-task-floor"
-    before = floor_beside(ctx, label)
-    port = servers.free_port()
+    rows, _ = between_floors(ctx, "run-task-floor", lambda: (_run_task_floor_rows(ctx, "run-task-floor"), None))
+    return rows
+
+
+def _run_task_floor_rows(ctx: Context, label: str) -> list[dict[str, Any]]:
     database = ctx.work / f"{label}.db"
-    env = servers.node_env(database, port, ctx.sim_url, ctx.receiver_host)
+    env = servers.node_env(database, servers.free_port(), ctx.sim_url, ctx.receiver_host)
     rows = []
     with servers.run_task_floor(ctx.work, env) as running:
         processes = [running.pid, *servers.children(running.pid)]
@@ -67,9 +68,8 @@ def run_task_floor_runs(ctx: Context) -> list[dict[str, Any]]:
             ctx.say(f"  {RUN_TASK_FLOOR:<44} c={conns:<3} {result.rps:6.0f} req/s  p99 {result.p99_ms:7.1f} ms  "
                     f"running sent {started.get('started_sent', 0)} for {started.get('acked', 0)}")
             rows.append(row(RUN_TASK_FLOOR, payloads.TERRAFORM.name, result, sync="FULL (default)", **started))
-    after = floor_beside(ctx, f"{label}-after")
     remove_store(database)
-    return [{**r, **bracket(before, after, r["conns"])} for r in rows]
+    return rows
 
 
 def sync_default() -> str:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import payloads, servers
 from .load import LoadResult, Pool, run_load
@@ -104,8 +104,8 @@ def drive_endpoints(ctx: Context, base_url: str, roles: dict[str, int], endpoint
         acked += warmed.requests - warmed.errors if warmed else 0
         for conns in ctx.conns:
             result, started = load_counting_started(
-                ctx, base_url, endpoint, f"{label}-{name}-c{conns}", conns, callback_of if endpoint.unique else None,
-                prefix, pids=list(roles.values()), worker_pid=roles.get("worker loop"))
+                ctx, base_url, endpoint, f"{label}-{name}-c{conns}", conns, callback_of, prefix,
+                pids=list(roles.values()), worker_pid=roles.get("worker loop"))
             acked += result.requests - result.errors
             ctx.say(f"  {(endpoint.name + ' ' + shown).strip():<44} c={conns:<3} {result.rps:6.0f} req/s  "
                     f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:7.1f} ms  errors {result.errors}")
@@ -118,12 +118,12 @@ def load_counting_started(ctx: Context, base_url: str, endpoint: Endpoint, tag: 
     """``load_endpoint``, plus (for an endpoint owing a "started" message per trigger, the run task) how many
     of those the receiver got during the window: fewer than the triggers acknowledged means a backlog grew."""
     # Only where something sends them: a node with its worker loop, or the run task's floor with its sender.
-    counting = ctx.started_under is not None and endpoint is payloads.TERRAFORM and bool(measure.get("worker_pid"))
-    before = ctx.started_under(prefix) if counting and ctx.started_under else 0
+    count = ctx.started_under if endpoint is payloads.TERRAFORM and measure.get("worker_pid") else None
+    before = count(prefix) if count else 0
     result = load_endpoint(ctx, base_url, endpoint, tag, conns, callback_of, **measure)
-    if not counting or ctx.started_under is None:
+    if count is None:
         return result, {}
-    return result, {"started_sent": ctx.started_under(prefix) - before, "acked": result.requests - result.errors}
+    return result, {"started_sent": count(prefix) - before, "acked": result.requests - result.errors}
 
 
 def load_endpoint(ctx: Context, base_url: str, endpoint: Endpoint, tag: str, conns: int,
@@ -216,13 +216,24 @@ def floor_beside(ctx: Context, label: str) -> dict[int, float]:
     return found
 
 
+Measured = TypeVar("Measured")
+
+
+def between_floors(ctx: Context, label: str, measure: Callable[[], tuple[list[dict[str, Any]], Measured]],
+                   ) -> tuple[list[dict[str, Any]], Measured]:
+    """``measure`` (rows, plus whatever else it returns) between two floors of its own; each row carries
+    the floor it is judged against."""
+    before = floor_beside(ctx, label)
+    found, other = measure()
+    after = floor_beside(ctx, f"{label}-after")
+    return [{**r, **bracket(before, after, r["conns"])} for r in found], other
+
+
 def judged_node(ctx: Context, label: str, endpoints: list[Endpoint], *, no_worker: bool = False, variant: str = "",
                 **env: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """``node_runs`` between two floors of its own; each row carries the floor it is judged against."""
-    before = floor_beside(ctx, label)
-    found, memory = node_runs(ctx, label, endpoints, no_worker=no_worker, variant=variant, **env)
-    after = floor_beside(ctx, f"{label}-after")
-    return [{**r, **bracket(before, after, r["conns"])} for r in found], memory
+    """``node_runs`` between two floors of its own."""
+    return between_floors(ctx, label, lambda: node_runs(ctx, label, endpoints, no_worker=no_worker, variant=variant,
+                                                        **env))
 
 
 def bracket(before: dict[int, float], after: dict[int, float], conns: int) -> dict[str, float]:
