@@ -80,6 +80,16 @@ class StoreBase:
         except (OperationalError, SQLAlchemyError) as exc:
             raise self._unavailable(exc) from exc
 
+    @contextmanager
+    def _read_once(self) -> Iterator[Connection]:
+        """A connection for a single read, in autocommit: no BEGIN and COMMIT around it, which on
+        PostgreSQL were two of the three round trips of a lookup on the request path."""
+        try:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                yield conn
+        except (OperationalError, SQLAlchemyError) as exc:
+            raise self._unavailable(exc) from exc
+
     def _unavailable(self, exc: Exception) -> StoreUnavailable:
         """Count and log a failed store call; the error to raise in its place."""
         self.metrics.store_error()

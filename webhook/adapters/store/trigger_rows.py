@@ -31,7 +31,7 @@ from .trigger_inserts import BatchWriter, CoreWriter, sqlite_transaction
 # statement costs as much CPU as SQLite takes to run it.
 _BY_ID = sa.select(triggers).where(triggers.c.id == sa.bindparam("id"))
 _RECENT_CORRELATED = (
-    sa.select(triggers)
+    sa.select(triggers.c.id)
     .where(triggers.c.source == sa.bindparam("source"), triggers.c.correlation_key == sa.bindparam("key"),
            triggers.c.received_at >= sa.bindparam("since"), triggers.c.state != TriggerState.SKIPPED.value)
     .order_by(triggers.c.received_at.desc()).limit(1))
@@ -73,25 +73,17 @@ class TriggerRows(StoreBase):
         return self._group.committed
 
     def _add_batch(self, batch: Sequence[NewTrigger]) -> list[tuple[Trigger, bool] | Exception]:
-        keys = sorted({(n.trigger.caller, n.trigger.dedupe_key) for n in batch if n.trigger.dedupe_key is not None})
         try:
             with self._batch_writer() as writer:
-                taken = writer.taken(keys) if keys else {}
-                fresh: list[NewTrigger] = []
-                for new in batch:
-                    key = new.trigger.dedupe_key
-                    if key is None or (new.trigger.caller, key) not in taken:
-                        if key is not None:
-                            taken[(new.trigger.caller, key)] = new.trigger.id  # a later twin is its duplicate
-                        fresh.append(new)
-                if fresh:
-                    writer.insert_triggers([n.trigger for n in fresh])
-                    owed = [rows.delivery_row(d) for n in fresh for d in n.owed]
-                    if owed:
-                        writer.insert(deliveries, owed)
+                taken = writer.insert_fresh([n.trigger for n in batch])
+                fresh = [n for n in batch if n.trigger.dedupe_key is None
+                         or taken.get((n.trigger.caller, n.trigger.dedupe_key), n.trigger.id) == n.trigger.id]
+                owed = [rows.delivery_row(d) for n in fresh for d in n.owed]
+                if owed:
+                    writer.insert(deliveries, owed)
         except (IntegrityError, InvalidRequest):
-            # Another replica took a key after we looked (PostgreSQL), or the database refused a value of
-            # one row: one at a time, so only that row's caller hears about it and the others commit.
+            # The database refused a value of one row (or a key was taken after a look on a writer that
+            # looks first): one at a time, so only that row's caller hears about it and the others commit.
             return [self._add_alone(new) for new in batch]
         created = {n.trigger.id for n in fresh}
         return [(n.trigger, True) if n.trigger.id in created else (self._stored_twin(n.trigger, taken), False)
@@ -187,10 +179,10 @@ class TriggerRows(StoreBase):
         """The latest trigger of this source and correlation that was not itself skipped."""
         if self._sqlite_batch is not None:
             return self._recent_correlated_sqlite(source, correlation_key, since)
-        with self._tx() as conn:
-            row = conn.execute(_RECENT_CORRELATED, {"source": source, "key": correlation_key,
-                                                    "since": since.timestamp()}).mappings().first()
-        return rows.trigger_of(row) if row else None
+        with self._read_once() as conn:
+            found = conn.execute(_RECENT_CORRELATED, {"source": source, "key": correlation_key,
+                                                      "since": since.timestamp()}).scalar()
+        return self.get_trigger(found) if found else None
 
     def _recent_correlated_sqlite(self, source: str, correlation_key: str, since: datetime) -> Trigger | None:
         """Usually nothing is found (no cooldown running): one indexed read of an id; the row only on a hit."""
