@@ -14,7 +14,7 @@ import pytest
 
 from webhook.adapters.store import SqlStore, rows
 from webhook.adapters.store.schema import triggers
-from webhook.adapters.store.trigger_inserts import _Insert
+from webhook.adapters.store.trigger_inserts import CoreWriter, _Insert
 from webhook.core.models import BackupResource, BackupSpec
 from webhook.core.triggers import CallbackTarget, Trigger, TriggerState
 from webhook.sources.generic import default_spec
@@ -94,3 +94,14 @@ def test_batches_share_one_connection_and_a_failed_batch_gives_it_back(tmp_path:
 
 def first_id(store: SqlStore) -> str:
     return store.list_triggers(source=None, state=None, since=None, limit=10)[-1].id
+
+
+def test_the_core_writer_inserts_nothing_for_a_batch_whose_keys_are_all_taken(tmp_path: Path):
+    store = SqlStore.from_url(f"sqlite:///{tmp_path / 's.db'}")
+    first = Trigger(source="generic", caller="ci", spec=default_spec(), dedupe_key="k", received_at=NOW)
+    store.add_trigger(first)
+    again = Trigger(source="generic", caller="ci", spec=default_spec(), dedupe_key="k", received_at=NOW)
+    with store.engine.begin() as conn:
+        taken = CoreWriter(conn).insert_fresh([again])  # Core's path, as on a database without ON CONFLICT
+    assert taken == {("ci", "k"): first.id}
+    assert store.get_trigger(again.id) is None

@@ -105,7 +105,8 @@ class CoreWriter:
         return self.taken(skipped) if skipped else {}
 
     def insert(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-        self.conn.execute(table.insert(), list(rows))
+        if rows:  # (Core would take an empty list for one row of defaults)
+            self.conn.execute(table.insert(), list(rows))
 
 
 _INSERT_FRESH = (postgresql.insert(triggers).on_conflict_do_nothing(index_elements=["caller", "dedupe_key"])
