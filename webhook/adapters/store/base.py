@@ -68,25 +68,27 @@ class StoreBase:
 
     @contextmanager
     def _tx(self, *, write: bool = False) -> Iterator[Connection]:
-        try:
-            with (self._writer_lock() if write else nullcontext()), \
-                    self.engine.connect().execution_options(write=write) as conn, conn.begin():
-                yield conn
-        except IntegrityError:
-            raise
-        except DataError as exc:  # this request's values, not the database: the caller can fix it
-            raise InvalidRequest(f"The store cannot keep a value of this request ({type(exc.orig).__name__}); "
-                                 "check the text fields for control characters.") from exc
-        except (OperationalError, SQLAlchemyError) as exc:
-            raise self._unavailable(exc) from exc
+        with self._store_errors(), (self._writer_lock() if write else nullcontext()), \
+                self.engine.connect().execution_options(write=write) as conn, conn.begin():
+            yield conn
 
     @contextmanager
     def _read_once(self) -> Iterator[Connection]:
         """A connection for a single read, in autocommit: no BEGIN and COMMIT around it, which on
         PostgreSQL were two of the three round trips of a lookup on the request path."""
+        with self._store_errors(), self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+
+    @contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """The database's errors as the service's: a value it refused is the caller's 400, the rest a 503."""
         try:
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                yield conn
+            yield
+        except IntegrityError:
+            raise
+        except DataError as exc:  # this request's values, not the database: the caller can fix it
+            raise InvalidRequest(f"The store cannot keep a value of this request ({type(exc.orig).__name__}); "
+                                 "check the text fields for control characters.") from exc
         except (OperationalError, SQLAlchemyError) as exc:
             raise self._unavailable(exc) from exc
 

@@ -64,22 +64,34 @@ def _keys(new: Sequence[Trigger]) -> list[Key]:
     return sorted({(t.caller, t.dedupe_key) for t in new if t.dedupe_key is not None})
 
 
-def _free(new: Sequence[Trigger], taken: dict[Key, str]) -> list[Trigger]:
-    """The triggers of ``new`` whose key ``taken`` does not hold; each one's key is then held by it."""
-    fresh = []
-    for trigger in new:
-        key = trigger.dedupe_key
-        if key is None or (trigger.caller, key) not in taken:
-            if key is not None:
-                taken[(trigger.caller, key)] = trigger.id  # a later twin is its duplicate
-            fresh.append(trigger)
-    return fresh
+class _LooksFirst:
+    """``insert_fresh`` by reading the batch's keys first, then inserting the triggers whose key is free."""
+
+    def taken(self, keys: Sequence[Key]) -> dict[Key, str]:
+        """The id of the stored trigger for each key that is already taken."""
+        raise NotImplementedError
+
+    def insert_triggers(self, new: Sequence[Trigger]) -> None:
+        raise NotImplementedError
+
+    def insert_fresh(self, new: Sequence[Trigger]) -> dict[Key, str]:
+        keys = _keys(new)
+        taken = self.taken(keys) if keys else {}
+        fresh = []
+        for trigger in new:
+            key = trigger.dedupe_key
+            if key is None or (trigger.caller, key) not in taken:
+                if key is not None:
+                    taken[(trigger.caller, key)] = trigger.id  # a later twin is its duplicate
+                fresh.append(trigger)
+        self.insert_triggers(fresh)
+        return taken
 
 
 BatchTransaction = Callable[[], AbstractContextManager[BatchWriter]]
 
 
-class CoreWriter:
+class CoreWriter(_LooksFirst):
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
 
@@ -89,13 +101,8 @@ class CoreWriter:
         return {(caller, key): id_ for caller, key, id_ in self.conn.execute(query)}
 
     def insert_fresh(self, new: Sequence[Trigger]) -> dict[Key, str]:
-        if not new:
-            return {}
-        keys = _keys(new)
-        if not keys or self.conn.dialect.name != "postgresql":  # (no key: nothing can be taken)
-            taken = self.taken(keys) if keys else {}
-            self.insert(triggers, [rows.trigger_row(t) for t in _free(new, taken)])
-            return taken
+        if not _keys(new) or self.conn.dialect.name != "postgresql":  # (no key: nothing can be taken)
+            return super().insert_fresh(new)
         # One statement, no read first: the keys already taken (or taken by a twin earlier in the
         # batch, or by another replica meanwhile) are skipped, and only their owners are read after.
         # The read before every batch was as much of an Alertmanager notification's CPU as its insert.
@@ -108,12 +115,15 @@ class CoreWriter:
         if rows:  # (Core would take an empty list for one row of defaults)
             self.conn.execute(table.insert(), list(rows))
 
+    def insert_triggers(self, new: Sequence[Trigger]) -> None:
+        self.insert(triggers, [rows.trigger_row(t) for t in new])
+
 
 _INSERT_FRESH = (postgresql.insert(triggers).on_conflict_do_nothing(index_elements=["caller", "dedupe_key"])
                  .returning(triggers.c.id))
 
 
-class SqliteWriter:
+class SqliteWriter(_LooksFirst):
     _TAKEN = "SELECT id FROM triggers WHERE caller = ? AND dedupe_key = ?"
 
     def __init__(self, cursor: sqlite3.Cursor, insert_of: Callable[[sa.Table, Sequence[str]], _Insert]) -> None:
@@ -127,12 +137,6 @@ class SqliteWriter:
             if row is not None:
                 found[key] = row[0]
         return found
-
-    def insert_fresh(self, new: Sequence[Trigger]) -> dict[Key, str]:
-        keys = _keys(new)
-        taken = self.taken(keys) if keys else {}
-        self.insert_triggers(_free(new, taken))
-        return taken
 
     def insert(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
