@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .cells import cell as _f
-from .targets import RUN_TASK_FLOOR, WORKER_AS_EQUAL, floor_of, peer_done_rps
+from .targets import BASELINES, RUN_TASK_FLOOR, WORKER_AS_EQUAL, floor_of, peer_done_rps
 from .throughput import NO_WORKER
 
 
@@ -18,7 +18,7 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
              "floor beside it (before → after), req/s | × floor | × bare Flask | × peer |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in ack["rows"]:
-        ours = r["server"] not in ("bare Flask", "durable floor", "peer", RUN_TASK_FLOOR)
+        ours = r["server"] not in BASELINES
         compared = r["server"] not in ("bare Flask", "peer")
         base = floor_of(r, floor) if ours or r["server"] == RUN_TASK_FLOOR else None
         ratio_floor = _f(r["rps"] / base, 2) if base else ""

@@ -22,6 +22,7 @@ P99_CONNS = 64
 KEEP_UP_SHARE = 0.95
 RUN_TASK_FLOOR = "run-task floor"  # section 1's baseline for the run task (bench.run_task_floor): shown, not judged
 WORKER_AS_EQUAL = "with VCFBACKUP_WORKER_NICE=0"  # the run task's node whose worker loop keeps up: shown, not judged
+BASELINES = ("bare Flask", "durable floor", "peer", RUN_TASK_FLOOR)  # section 1's rows that are not our nodes
 STORM_GROWTH = 10.0  # the large storm's backup end → last callback ≤ this × the 1,000-trigger figure
 SUBMIT_MEDIAN_MS = 100.0
 CALLBACK_SLACK_MS = 1000.0  # plus the poll interval
@@ -76,8 +77,7 @@ def share_of_floor(endpoint: str) -> float:
 
 
 def _ack_targets(ack: dict[str, Any], checks: list[dict[str, Any]]) -> None:
-    rows = [r for r in ack["rows"]
-            if r["server"] not in ("bare Flask", "durable floor", "peer", RUN_TASK_FLOOR) and r.get("default")]
+    rows = [r for r in ack["rows"] if r["server"] not in BASELINES and r.get("default")]
     bare = {r["conns"]: r for r in ack["rows"] if r["server"] == "bare Flask"}
     floor = {r["conns"]: r["rps"] for r in ack["rows"] if r["server"] == "durable floor"}
     peer = {r["conns"]: peer_done_rps(r) for r in ack["rows"] if r["server"] == "peer"}
