@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import payloads, servers
-from .targets import RUN_TASK_FLOOR, WORKER_AS_EQUAL
+from .run_task_floor import SENDER_NICE
+from .targets import FLOOR_SENDER_NICE_10, RUN_TASK_FLOOR, WORKER_AS_EQUAL
 from .throughput import (
     Context,
     between_floors,
@@ -44,14 +45,18 @@ def bare_runs(ctx: Context) -> list[dict[str, Any]]:
 
 def run_task_floor_runs(ctx: Context) -> list[dict[str, Any]]:
     """The run task's floor (``bench.run_task_floor``) between two durable floors: what the protocol of
-    issue 5 costs at least on this stack, its sender on the web's core and keeping up."""
-    rows, _ = between_floors(ctx, "run-task-floor", lambda: (_run_task_floor_rows(ctx, "run-task-floor"), None))
+    issue 5 costs at least on this stack, its sender on the web's core and keeping up; then the same
+    floor with its sender at serve's nice 10, which shows whether anything at that nice can keep up."""
+    rows, _ = between_floors(ctx, "run-task-floor", lambda: (
+        _run_task_floor_rows(ctx, "run-task-floor") + _run_task_floor_rows(ctx, "run-task-floor-nice10", nice=10),
+        None))
     return rows
 
 
-def _run_task_floor_rows(ctx: Context, label: str) -> list[dict[str, Any]]:
+def _run_task_floor_rows(ctx: Context, label: str, nice: int = 0) -> list[dict[str, Any]]:
     database = ctx.work / f"{label}.db"
-    env = servers.node_env(database, servers.free_port(), ctx.sim_url, ctx.receiver_host)
+    env = servers.node_env(database, servers.free_port(), ctx.sim_url, ctx.receiver_host, **{SENDER_NICE: str(nice)})
+    variant = {"variant": FLOOR_SENDER_NICE_10} if nice == 10 else {}
     rows = []
     with servers.run_task_floor(ctx.work, env) as running:
         processes = [running.pid, *servers.children(running.pid)]
@@ -65,9 +70,11 @@ def _run_task_floor_rows(ctx: Context, label: str) -> list[dict[str, Any]]:
         for conns in ctx.conns:
             result, started = load_counting_started(ctx, running.url, payloads.TERRAFORM, f"{label}-c{conns}", conns,
                                                     callback_of, prefix, pids=processes, worker_pid=sender)
-            ctx.say(f"  {RUN_TASK_FLOOR:<44} c={conns:<3} {result.rps:6.0f} req/s  p99 {result.p99_ms:7.1f} ms  "
-                    f"running sent {started.get('started_sent', 0)} for {started.get('acked', 0)}")
-            rows.append(row(RUN_TASK_FLOOR, payloads.TERRAFORM.name, result, sync="FULL (default)", **started))
+            ctx.say(f"  {RUN_TASK_FLOOR:<27} sender nice {nice:<3} c={conns:<3} {result.rps:6.0f} req/s  "
+                    f"p99 {result.p99_ms:7.1f} ms  running sent {started.get('started_sent', 0)} "
+                    f"for {started.get('acked', 0)}")
+            rows.append(row(RUN_TASK_FLOOR, payloads.TERRAFORM.name, result, sync="FULL (default)", **started,
+                            **variant))
     remove_store(database)
     return rows
 

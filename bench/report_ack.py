@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .cells import cell as _f
-from .targets import BASELINES, RUN_TASK_FLOOR, WORKER_AS_EQUAL, floor_of, peer_done_rps
+from .targets import BASELINES, FLOOR_SENDER_NICE_10, RUN_TASK_FLOOR, WORKER_AS_EQUAL, floor_of, peer_done_rps
 from .throughput import NO_WORKER
 
 
@@ -33,6 +33,8 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
         if r["server"] == RUN_TASK_FLOOR:
             server = ("run-task floor (durable floor + HMAC-SHA512 + one \"running\" PATCH per trigger from a "
                       "sender on the same core; nothing else)")
+            if r.get("variant") == FLOOR_SENDER_NICE_10:
+                server = "run-task floor, its sender at nice 10 (as serve's worker loop)"
         if r["server"] == "durable floor":
             server = "durable floor (bare Flask + token, validation, group-committed insert; nothing else)"
         if r["server"] == "peer":
@@ -76,6 +78,10 @@ def ack_table(ack: dict[str, Any]) -> list[str]:
                       "\"running\" PATCH over a kept-alive connection and marks its batch sent in one commit. No "
                       "logging, idempotency, deadline, backup, attempt record or retry. Not judged; it shows how "
                       "far the node's run task is from what the protocol itself costs."]
+    if any(r.get("variant") == FLOOR_SENDER_NICE_10 for r in ack["rows"]):
+        lines += ["", "Run-task floor, its sender at nice 10: the same floor, right after it, with its sender at the "
+                      "nice value serve gives its worker loop; its \"running\" sent / acked shows whether even the "
+                      "protocol's minimum keeps up at that nice while the web path is saturated. Not judged."]
     return lines
 
 

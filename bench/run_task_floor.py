@@ -3,7 +3,8 @@
 The web process checks ``X-TFC-Task-Signature`` (HMAC-SHA512 of the raw body, constant time), reads
 the payload's fields, checks the callback host against ``VCFBACKUP_TFC_HOSTS``, inserts one row (the
 callback URL and access token with it) through the durable floor's group commit, and answers 200.
-A sender process on the same core (as ``serve`` runs its worker loop, but at nice 0) takes the new
+A sender process on the same core (as ``serve`` runs its worker loop, but at nice 0 unless
+``BENCH_SENDER_NICE`` says otherwise) takes the new
 rows in batches, sends each the ``running`` PATCH HCP Terraform is owed (JSON:API, bearer token, one
 kept-alive connection per host), and marks the batch sent in one commit, so no row is sent twice.
 
@@ -20,6 +21,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import os
 import subprocess
 import sys
 import time
@@ -37,6 +39,7 @@ from bench.floor_app import durable_inserts
 
 _COLUMNS = ("id", "source", "caller", "spec", "spec_key", "reason", "received_at", "state", "callback")
 BATCH = 200
+SENDER_NICE = "BENCH_SENDER_NICE"  # the sender's nice value (0; the bench also runs it at serve's 10)
 IDLE_SECONDS = 0.005
 
 
@@ -66,6 +69,7 @@ def create_run_task_floor_app(settings: Settings) -> Flask:
 
 def send_running(settings: Settings) -> None:
     """The sender: each stored row gets one ``running`` PATCH, then its batch is marked sent."""
+    os.nice(int(os.environ.get(SENDER_NICE, "0")))
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     queue = writer_queue(engine)
     connection = engine.raw_connection()
@@ -106,8 +110,8 @@ class RunTaskFloorGunicorn(BareGunicorn):
 def main() -> None:
     settings = Settings(metrics_dir=None)
     if sys.argv[1:] == ["--sender"]:
-        # At serve's nice 10 this sender fell behind a saturated web (10,672 PATCHes in a window of 24,893
-        # requests): a floor that leaves the work undone is no floor, so it competes as an equal.
+        # At serve's nice 10 this sender falls behind a saturated web (the bench shows it beside this one):
+        # a floor that leaves the work undone is no floor, so by default it competes as an equal.
         send_running(settings)
         return
     # Made before the sender starts, so that it never reads a table that is not there yet.

@@ -21,6 +21,7 @@ P99_CONNS = 64
 # during a window ≥ this share of the triggers acknowledged in it (below it, a backlog grows).
 KEEP_UP_SHARE = 0.95
 RUN_TASK_FLOOR = "run-task floor"  # section 1's baseline for the run task (bench.run_task_floor): shown, not judged
+FLOOR_SENDER_NICE_10 = "sender at nice 10"  # the run-task floor's variant whose sender runs as serve's worker loop
 WORKER_AS_EQUAL = "with VCFBACKUP_WORKER_NICE=0"  # the run task's node whose worker loop keeps up: shown, not judged
 BASELINES = ("bare Flask", "durable floor", "peer", RUN_TASK_FLOOR)  # section 1's rows that are not our nodes
 STORM_GROWTH = 10.0  # the large storm's backup end → last callback ≤ this × the 1,000-trigger figure
