@@ -48,15 +48,16 @@ def run_task_floor_runs(ctx: Context) -> list[dict[str, Any]]:
     issue 5 costs at least on this stack, its sender on the web's core and keeping up; then the same
     floor with its sender at serve's nice 10, which shows whether anything at that nice can keep up."""
     rows, _ = between_floors(ctx, "run-task-floor", lambda: (
-        _run_task_floor_rows(ctx, "run-task-floor") + _run_task_floor_rows(ctx, "run-task-floor-nice10", nice=10),
+        _run_task_floor_rows(ctx, "run-task-floor")
+        + _run_task_floor_rows(ctx, "run-task-floor-nice10", nice=worker_nice_default(), variant=FLOOR_SENDER_NICE_10),
         None))
     return rows
 
 
-def _run_task_floor_rows(ctx: Context, label: str, nice: int = 0) -> list[dict[str, Any]]:
+def _run_task_floor_rows(ctx: Context, label: str, nice: int = 0, variant: str = "") -> list[dict[str, Any]]:
     database = ctx.work / f"{label}.db"
     env = servers.node_env(database, servers.free_port(), ctx.sim_url, ctx.receiver_host, **{SENDER_NICE: str(nice)})
-    variant = {"variant": FLOOR_SENDER_NICE_10} if nice == 10 else {}
+    named = {"variant": variant} if variant else {}
     rows = []
     with servers.run_task_floor(ctx.work, env) as running:
         processes = [running.pid, *servers.children(running.pid)]
@@ -74,7 +75,7 @@ def _run_task_floor_rows(ctx: Context, label: str, nice: int = 0) -> list[dict[s
                     f"p99 {result.p99_ms:7.1f} ms  running sent {started.get('started_sent', 0)} "
                     f"for {started.get('acked', 0)}")
             rows.append(row(RUN_TASK_FLOOR, payloads.TERRAFORM.name, result, sync="FULL (default)", **started,
-                            **variant))
+                            **named))
     remove_store(database)
     return rows
 
@@ -83,6 +84,13 @@ def sync_default() -> str:
     from webhook.settings import Settings
 
     return str(Settings.model_fields["sqlite_synchronous"].default)
+
+
+def worker_nice_default() -> int:
+    """The nice value ``serve`` gives its worker loop (the run-task floor's second sender takes it)."""
+    from webhook.settings import Settings
+
+    return int(Settings.model_fields["worker_nice"].default)
 
 
 def peer_runs(ctx: Context, settle: float = 3.0) -> list[dict[str, Any]]:

@@ -101,8 +101,8 @@ class CoreWriter(_LooksFirst):
         return {(caller, key): id_ for caller, key, id_ in self.conn.execute(query)}
 
     def insert_fresh(self, new: Sequence[Trigger]) -> dict[Key, str]:
-        if not _keys(new) or self.conn.dialect.name != "postgresql":  # (no key: nothing can be taken)
-            return super().insert_fresh(new)
+        if self.conn.dialect.name != "postgresql" or all(t.dedupe_key is None for t in new):
+            return super().insert_fresh(new)  # (no key: nothing can be taken)
         # One statement, no read first: the keys already taken (or taken by a twin earlier in the
         # batch, or by another replica meanwhile) are skipped, and only their owners are read after.
         # The read before every batch was as much of an Alertmanager notification's CPU as its insert.
