@@ -85,8 +85,10 @@ def load(reference: str) -> Any:
 
 
 def build_store(settings: Settings, *, sqlite_memory: SqliteMemory | None = None) -> SqlStore:
-    return SqlStore.from_url(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,
-                             sqlite_memory=sqlite_memory)
+    store = SqlStore.from_url(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,
+                              sqlite_memory=sqlite_memory)
+    store.ride_at_intake(started_kinds())
+    return store
 
 
 def build_worker_store(settings: Settings) -> SqlStore:

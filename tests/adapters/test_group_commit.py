@@ -200,3 +200,20 @@ def test_a_broken_store_raises_store_unavailable_for_the_batch(tmp_path) -> None
 
     with pytest.raises(StoreUnavailable):
         store.add_trigger(trigger())
+
+
+def test_a_failed_batch_leaves_its_riders_unattached(tmp_path) -> None:
+    from webhook.core.triggers import Backup, TriggerState
+
+    store = SqlStore.from_url(f"sqlite:///{tmp_path / 'r.db'}")
+    store.ride_at_intake(frozenset())
+    store.open_backup(Backup(spec=default_spec(), created_at=datetime(2026, 12, 1, tzinfo=UTC)))
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE triggers")  # the backups read works; the insert fails
+    rider = trigger()
+
+    with pytest.raises(StoreUnavailable):
+        store.add_trigger(rider)
+
+    assert (rider.state, rider.backup_id) == (TriggerState.ACCEPTED, None)  # a retry reads the backups afresh
+    store.engine.dispose()

@@ -332,6 +332,48 @@ def test_riders_needing_nothing_of_their_own_are_attached_in_bulk(store: Store):
         assert stored is not None and stored.state is TriggerState.ATTACHED and stored.backup_id == backup.id
 
 
+def test_riding_at_intake_stores_new_riders_owing_nothing_attached_and_leaves_the_rest(store: SqlStore):
+    from webhook.core.delivery_policy import ANNOUNCED_BACKUP
+    from webhook.core.models import BackupResource, BackupSpec
+
+    store.ride_at_intake(frozenset({"slack"}))
+    slack = CallbackTarget(kind="slack", url="https://hooks.slack.com/x")
+    before = store.add_trigger(trigger(1))[0]
+    assert before.state is TriggerState.ACCEPTED  # nothing active yet: the worker opens a backup for it
+    backup, _ = store.open_backup(Backup(spec=default_spec(), created_at=NOW))
+    plain, created = store.add_trigger(trigger(2, key="k2"))
+    assert created and (plain.state, plain.backup_id) == (TriggerState.ATTACHED, backup.id)
+    twin, created = store.add_trigger(trigger(3, key="k2"))
+    assert not created and twin.id == plain.id and twin.state is TriggerState.ATTACHED
+    submitting_slack = store.add_trigger(trigger(4, callback=slack))[0]  # not started: its "started" comes later
+    other_spec = store.add_trigger(trigger(5).model_copy(update={"spec": BackupSpec(
+        elements=[BackupResource(resourceType="VCENTER")])}))[0]
+    other_instance = store.add_trigger(trigger(6).model_copy(update={"instance": "vcf-02"}))[0]
+    reuse = store.add_trigger(trigger(7).model_copy(update={"reuse_if_newer_than": 60.0}))[0]
+    [claimed] = store.claim_backups("w1", NOW, 60, 10)
+    claimed.state = BackupState.IN_PROGRESS
+    assert store.save_backup(claimed, "w1")
+    owes_started = store.add_trigger(trigger(8, callback=slack))[0]
+    told = store.add_trigger(trigger(9, callback=slack.model_copy(
+        update={"options": {ANNOUNCED_BACKUP: backup.id}})))[0]
+    running_plain = store.add_trigger(trigger(10, callback=TARGET))[0]
+
+    for rider in (plain, submitting_slack, told, running_plain):
+        stored = store.get_trigger(rider.id)
+        assert stored is not None and (stored.state, stored.backup_id) == (TriggerState.ATTACHED, backup.id)
+    waiting = (before, other_spec, other_instance, reuse, owes_started)
+    for left in waiting:
+        stored = store.get_trigger(left.id)
+        assert stored is not None and (stored.state, stored.backup_id) == (TriggerState.ACCEPTED, None)
+    assert {t.id for t in store.accepted_triggers(20)} == {t.id for t in waiting}
+    assert {t.id for t in store.triggers_of_backup(backup.id, TriggerState.ATTACHED)} == {
+        plain.id, submitting_slack.id, told.id, running_plain.id}  # what the backup's end completes
+    claimed.state, claimed.completed_at = BackupState.SUCCESSFUL, NOW
+    assert store.save_backup(claimed, "w1")
+    after = store.add_trigger(trigger(11))[0]
+    assert after.state is TriggerState.ACCEPTED  # the backup ended: the next one is opened for it
+
+
 def test_the_running_backup_is_the_instances_one_in_progress_at_sddc_manager(store: Store):
     assert store.running_backup("default") is None
     backup, _ = store.open_backup(Backup(spec=default_spec(), created_at=NOW))

@@ -85,6 +85,42 @@ def test_triggers_coalesce_onto_one_backup(service, store, clock):
     assert store.get_trigger(late.id).state is TriggerState.DONE
 
 
+def test_a_rider_stored_attached_at_intake_wakes_nobody_and_still_gets_its_backups_result(store, clock):
+    rings: list[str] = []
+    store.ride_at_intake(frozenset())
+    service = TriggerService(store, clock, CallbackPolicy(HostAllowlist.of(["cb.example.com"])),
+                             wake=lambda: rings.append("ring"))
+    sddc, notifier = FakeSddc(["In Progress", "In Progress", "Successful"]), RecordingNotifier()
+    worker = make_worker(store, clock, sddc, notifier)
+    first = accept(service, clock)
+    worker.run_once()  # opens and submits
+    late = accept(service, clock)  # arrives while the backup runs
+    backup_id = store.get_trigger(first.id).backup_id
+    assert (late.state, late.backup_id) == (TriggerState.ATTACHED, backup_id)
+    assert rings == ["ring"]  # the first trigger's only: the worker has nothing to do for the rider
+    run_until_quiet(worker, clock)
+    assert len(sddc.started) == 1
+    assert {d.trigger_id for d in notifier.sent} == {first.id, late.id}
+    assert store.get_trigger(late.id).state is TriggerState.DONE
+
+
+def test_a_rider_stored_attached_that_owes_a_message_now_still_wakes_the_worker(store, clock):
+    from webhook.core.triggers import Backup, Delivery, DeliveryEvent
+
+    rings: list[str] = []
+    store.ride_at_intake(frozenset())
+    store.open_backup(Backup(spec=generic.default_spec(), created_at=clock.now()))
+    service = TriggerService(store, clock, CallbackPolicy(HostAllowlist.of(["cb.example.com"])),
+                             wake=lambda: rings.append("ring"))
+    rider = accept(service, clock)
+    owing = generic.to_trigger(generic.parse_body(b"{}"), caller="ci", received_at=clock.now(), headers={})
+    owed = Delivery(trigger_id=owing.id, event=DeliveryEvent.DEADLINE, target=rider.callback, body={},
+                    created_at=clock.now(), next_attempt_at=clock.now(), give_up_at=clock.now())
+    stored = service.accept(owing, [owed]).trigger
+    assert rider.state is TriggerState.ATTACHED and stored.state is TriggerState.ATTACHED
+    assert rings == ["ring"]  # the second's: its delivery is due now
+
+
 def test_a_backup_with_more_riders_than_a_page_completes_every_one_a_page_at_a_time(service, store, clock):
     sddc, notifier = FakeSddc(["In Progress", "Successful"]), RecordingNotifier()
     worker = make_worker(store, clock, sddc, notifier, batch=3)

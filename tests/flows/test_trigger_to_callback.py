@@ -144,3 +144,23 @@ def test_reuse_if_newer_than_answers_with_the_recent_backup(node, simulator, aut
     assert reused["backup"]["status"] == "SUCCESSFUL"
     assert "Reused backup" in reused["trigger"]["note"]
     assert simulator.state.backups_started == 1
+
+
+def test_a_trigger_during_a_running_backup_is_answered_attached_to_it_and_gets_its_result(
+        node, simulator, receiver, auth):
+    simulator.state.update_config(backup_seconds=1.5)
+    first = requests.post(node.url + "/v1/triggers", headers=auth, json={"callbackUrl": receiver.url()}).json()
+    deadline = time.monotonic() + 10
+    while ((view := requests.get(f"{node.url}/v1/triggers/{first['id']}", headers=auth).json()).get("backup")
+           or {}).get("status") != "IN_PROGRESS" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    backup_id, task_id = view["backup"]["backupId"], view["backup"]["id"]
+
+    rider = requests.post(node.url + "/v1/triggers", headers=auth, json={"callbackUrl": receiver.url()})
+
+    assert rider.status_code == 202
+    assert rider.json()["state"] == "ATTACHED" and rider.json()["trigger"]["backupId"] == backup_id
+    callbacks = receiver.wait_for(2)
+    assert {c.json()["trigger"]["id"] for c in callbacks} == {first["id"], rider.json()["id"]}
+    assert {c.json()["id"] for c in callbacks} == {task_id}
+    assert backups_started(simulator) == 1

@@ -40,14 +40,20 @@ class DeliveryPolicy:
         return DeliveryState.PENDING, next_at
 
 
+def owes_started(trigger: Trigger, backup_id: str, started_kinds: frozenset[str]) -> bool:
+    """Whether ``trigger``, attached to backup ``backup_id`` in progress, owes a "backup started" message."""
+    callback = trigger.callback
+    return (callback is not None and callback.kind in started_kinds
+            and callback.options.get(ANNOUNCED_BACKUP) != backup_id)
+
+
 def owed_deliveries(
     triggers: list[Trigger], backup: Backup, event: DeliveryEvent, policy: DeliveryPolicy, now: datetime,
     note: str | None = None,
 ) -> list[Delivery]:
     """One delivery per trigger that has a callback (and wants this event, and was not already told it)."""
-    owing = [(t, t.callback) for t in triggers if t.callback is not None and not (
-        event is DeliveryEvent.STARTED and (t.callback.kind not in policy.started_event_kinds
-                                            or t.callback.options.get(ANNOUNCED_BACKUP) == backup.id))]
+    owing = [(t, t.callback) for t in triggers if t.callback is not None and (
+        event is not DeliveryEvent.STARTED or owes_started(t, backup.id, policy.started_event_kinds))]
     bodies = result_documents([t for t, _ in owing], backup, note)
     give_up_at = now + timedelta(seconds=policy.budget_seconds)
     # Built from validated records, so constructed without validating each again (a storm owes thousands);

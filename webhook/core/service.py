@@ -86,12 +86,14 @@ class TriggerService:
             raise
         except Exception as exc:  # the store adapter failed in a way it did not classify
             raise StoreUnavailable(f"The trigger could not be stored: {type(exc).__name__}.") from exc
-        if created:
+        # A rider stored ATTACHED (``intake_riders``) leaves the worker nothing to do now, unless it owes a message.
+        if created and (stored.state is not TriggerState.ATTACHED or owed):
             self._wake()
         self.metrics.trigger(trigger.source, "accepted" if created else "duplicate")
+        riding = {"backup_id": stored.backup_id} if created and stored.backup_id else {}
         log.info("trigger accepted" if created else "duplicate trigger", extra={
             **(audit or {}), "event": "trigger.accepted" if created else "trigger.duplicate", "trigger_id": stored.id,
-            "source": stored.source, "caller": stored.caller})
+            "source": stored.source, "caller": stored.caller, **riding})
         return Receipt(stored, created)
 
     def take(self, intake: Intake) -> Receipt:

@@ -33,7 +33,8 @@ class RunTaskAnswer(BaseModel):
     """The 200 HCP Terraform gets (it only looks at the status code; the body helps a person)."""
 
     triggerId: str | None = None
-    state: str = Field(description="ACCEPTED (a backup is coming), SKIPPED (passes at once) or verified")
+    state: str = Field(description="ACCEPTED (a backup is coming), ATTACHED (it rides the one already under way), "
+                                   "SKIPPED (passes at once) or verified")
     note: str | None = Field(None, description="Why the run task passes without a backup")
     duplicate: bool | None = Field(None, description="True when this task_result_id was seen before")
     statusUrl: str | None = None

@@ -20,9 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
-from ...core.triggers import Trigger
+from ...core.intake_riders import ActiveBackup
+from ...core.triggers import BackupState, Trigger
 from . import rows
-from .schema import triggers
+from .schema import backups, triggers
 
 Key = tuple[str, str]  # (caller, dedupe key)
 
@@ -58,6 +59,13 @@ class BatchWriter(Protocol):
         ...
 
     def insert(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None: ...
+
+    def active_backups(self) -> list[ActiveBackup]:
+        """Every instance's active backup, read in the batch's transaction."""
+        ...
+
+
+_IN_PROGRESS = BackupState.IN_PROGRESS.value
 
 
 def _keys(new: Sequence[Trigger]) -> list[Key]:
@@ -118,13 +126,20 @@ class CoreWriter(_LooksFirst):
     def insert_triggers(self, new: Sequence[Trigger]) -> None:
         self.insert(triggers, [rows.trigger_row(t) for t in new])
 
+    def active_backups(self) -> list[ActiveBackup]:
+        return [ActiveBackup(id_, instance, key, state == _IN_PROGRESS)
+                for id_, instance, key, state in self.conn.execute(_ACTIVE)]
 
+
+_ACTIVE = sa.select(backups.c.id, backups.c.instance, backups.c.spec_key, backups.c.state).where(
+    backups.c.active_slot.is_not(None))
 _INSERT_FRESH = (postgresql.insert(triggers).on_conflict_do_nothing(index_elements=["caller", "dedupe_key"])
                  .returning(triggers.c.id))
 
 
 class SqliteWriter(_LooksFirst):
     _TAKEN = "SELECT id FROM triggers WHERE caller = ? AND dedupe_key = ?"
+    _ACTIVE = "SELECT id, instance, spec_key, state FROM backups WHERE active_slot IS NOT NULL"
 
     def __init__(self, cursor: sqlite3.Cursor, insert_of: Callable[[sa.Table, Sequence[str]], _Insert]) -> None:
         self.cursor = cursor
@@ -143,6 +158,10 @@ class SqliteWriter(_LooksFirst):
             return
         insert = self.insert_of(table, tuple(rows[0]))
         self.cursor.executemany(insert.sql, [insert.values(row) for row in rows])
+
+    def active_backups(self) -> list[ActiveBackup]:
+        return [ActiveBackup(id_, instance, key, state == _IN_PROGRESS)
+                for id_, instance, key, state in self.cursor.execute(self._ACTIVE).fetchall()]
 
     def insert_triggers(self, new: Sequence[Trigger]) -> None:
         if new:

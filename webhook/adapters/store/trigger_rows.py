@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ...core.errors import InvalidRequest, StoreUnavailable
+from ...core.intake_riders import may_ride, ride_at_intake, unmark
 from ...core.triggers import (
     Delivery,
     Trigger,
@@ -58,6 +59,7 @@ class TriggerRows(StoreBase):
         self._group: GroupCommit[NewTrigger, tuple[Trigger, bool]] = GroupCommit(self._add_batch, self._writer_lock)
         self._sqlite_batch = sqlite_transaction(self.engine) if self.engine.dialect.name == "sqlite" else None
         self._readers = SqliteReaders(self.engine)
+        self._intake_started_kinds: frozenset[str] | None = None  # None: the worker attaches every rider
 
     def add_trigger(self, trigger: Trigger, owed: Sequence[Delivery] = ()) -> tuple[Trigger, bool]:
         """Store ``trigger`` unless (caller, dedupe key) is taken; the stored one and whether it is new.
@@ -73,8 +75,10 @@ class TriggerRows(StoreBase):
         return self._group.committed
 
     def _add_batch(self, batch: Sequence[NewTrigger]) -> list[tuple[Trigger, bool] | Exception]:
+        marked: list[Trigger] = []
         try:
             with self._batch_writer() as writer:
+                marked = self._ride_at_intake(writer, batch)
                 taken = writer.insert_fresh([n.trigger for n in batch])
                 fresh = [n for n in batch if n.trigger.dedupe_key is None
                          or taken.get((n.trigger.caller, n.trigger.dedupe_key), n.trigger.id) == n.trigger.id]
@@ -84,10 +88,26 @@ class TriggerRows(StoreBase):
         except (IntegrityError, InvalidRequest):
             # The database refused a value of one row (or a key was taken after a look on a writer that
             # looks first): one at a time, so only that row's caller hears about it and the others commit.
+            unmark(marked)  # stored ACCEPTED: the worker attaches them, reading the backups afresh
             return [self._add_alone(new) for new in batch]
+        except BaseException:
+            unmark(marked)
+            raise
         created = {n.trigger.id for n in fresh}
         return [(n.trigger, True) if n.trigger.id in created else (self._stored_twin(n.trigger, taken), False)
                 for n in batch]
+
+    def ride_at_intake(self, started_kinds: frozenset[str]) -> None:
+        """From now on store new riders that owe nothing of their own already ATTACHED (``core.intake_riders``);
+        ``started_kinds``: the callback kinds that want a "backup started" message."""
+        self._intake_started_kinds = started_kinds
+
+    def _ride_at_intake(self, writer: BatchWriter, batch: Sequence[NewTrigger]) -> list[Trigger]:
+        kinds = self._intake_started_kinds
+        if kinds is None:
+            return []
+        riders = [n.trigger for n in batch if may_ride(n.trigger)]
+        return ride_at_intake(riders, writer.active_backups(), kinds) if riders else []  # no read if none may
 
     @contextmanager
     def _batch_writer(self) -> Iterator[BatchWriter]:
