@@ -73,31 +73,25 @@ def run_until_quiet(worker, clock, steps=20):
         clock.advance(1.5)
 
 
-def test_triggers_coalesce_onto_one_backup(service, store, clock):
-    sddc, notifier = FakeSddc(["In Progress", "In Progress", "Successful"]), RecordingNotifier()
-    worker = make_worker(store, clock, sddc, notifier)
-    first = accept(service, clock)
-    worker.run_once()  # opens and submits
-    late = accept(service, clock)  # arrives while the backup runs
-    run_until_quiet(worker, clock)
-    assert len(sddc.started) == 1
-    assert {d.trigger_id for d in notifier.sent} == {first.id, late.id}
-    assert store.get_trigger(late.id).state is TriggerState.DONE
-
-
-def test_a_rider_stored_attached_at_intake_wakes_nobody_and_still_gets_its_backups_result(store, clock):
-    rings: list[str] = []
+def ringing_service(store, clock, rings: list[str]) -> TriggerService:
+    """A service whose doorbell rings into ``rings``, on a store that attaches riders at intake."""
     store.ride_at_intake(frozenset())
-    service = TriggerService(store, clock, CallbackPolicy(HostAllowlist.of(["cb.example.com"])),
-                             wake=lambda: rings.append("ring"))
+    return TriggerService(store, clock, CallbackPolicy(HostAllowlist.of(["cb.example.com"])),
+                          wake=lambda: rings.append("ring"))
+
+
+@pytest.mark.parametrize("at_intake", [False, True], ids=["attached-by-the-worker", "attached-at-intake"])
+def test_triggers_coalesce_onto_one_backup(service, store, clock, at_intake):
+    rings: list[str] = []
+    service = ringing_service(store, clock, rings) if at_intake else service
     sddc, notifier = FakeSddc(["In Progress", "In Progress", "Successful"]), RecordingNotifier()
     worker = make_worker(store, clock, sddc, notifier)
     first = accept(service, clock)
     worker.run_once()  # opens and submits
     late = accept(service, clock)  # arrives while the backup runs
-    backup_id = store.get_trigger(first.id).backup_id
-    assert (late.state, late.backup_id) == (TriggerState.ATTACHED, backup_id)
-    assert rings == ["ring"]  # the first trigger's only: the worker has nothing to do for the rider
+    if at_intake:  # stored ATTACHED: the worker has nothing to do for it, so nothing rings for it
+        assert (late.state, late.backup_id) == (TriggerState.ATTACHED, store.get_trigger(first.id).backup_id)
+        assert rings == ["ring"]
     run_until_quiet(worker, clock)
     assert len(sddc.started) == 1
     assert {d.trigger_id for d in notifier.sent} == {first.id, late.id}
@@ -108,10 +102,8 @@ def test_a_rider_stored_attached_that_owes_a_message_now_still_wakes_the_worker(
     from webhook.core.triggers import Backup, Delivery, DeliveryEvent
 
     rings: list[str] = []
-    store.ride_at_intake(frozenset())
+    service = ringing_service(store, clock, rings)
     store.open_backup(Backup(spec=generic.default_spec(), created_at=clock.now()))
-    service = TriggerService(store, clock, CallbackPolicy(HostAllowlist.of(["cb.example.com"])),
-                             wake=lambda: rings.append("ring"))
     rider = accept(service, clock)
     owing = generic.to_trigger(generic.parse_body(b"{}"), caller="ci", received_at=clock.now(), headers={})
     owed = Delivery(trigger_id=owing.id, event=DeliveryEvent.DEADLINE, target=rider.callback, body={},
