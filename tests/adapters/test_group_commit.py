@@ -17,6 +17,8 @@ from webhook.core.errors import StoreUnavailable
 from webhook.core.triggers import CallbackTarget, Delivery, DeliveryEvent, Trigger
 from webhook.sources.generic import default_spec
 
+from tests.support.postgres import fresh_database
+
 
 def trigger(caller: str = "ci", key: str | None = None) -> Trigger:
     return Trigger(source="generic", caller=caller, spec=default_spec(), dedupe_key=key,
@@ -216,4 +218,44 @@ def test_a_failed_batch_leaves_its_riders_unattached(tmp_path) -> None:
         store.add_trigger(rider)
 
     assert (rider.state, rider.backup_id) == (TriggerState.ACCEPTED, None)  # a retry reads the backups afresh
+    store.engine.dispose()
+
+
+def test_on_postgresql_a_rider_committed_after_its_backup_ended_is_finished_by_the_stranded_sweep(
+        postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """READ COMMITTED: the backup can end between the intake's read of it and the intake's commit.
+
+    The backup's end completes the triggers it can see, so the rider is not among them; it stays
+    ATTACHED to an ended backup, which is what the worker's stranded sweep finishes. (On SQLite the
+    read and the insert are one BEGIN IMMEDIATE transaction, so the end waits for the commit.)
+    """
+    from webhook.adapters.store.trigger_inserts import CoreWriter
+    from webhook.core.delivery_policy import DeliveryPolicy
+    from webhook.core.triggers import Backup, BackupState, TriggerState
+    from webhook.core.worker import Worker, WorkerConfig
+
+    from tests.fakes import FakeClock, FakeSddc, RecordingNotifier
+
+    store = SqlStore.from_url(fresh_database(postgres_url, "race"))
+    store.ride_at_intake(frozenset())
+    store.open_backup(Backup(spec=default_spec(), created_at=datetime(2026, 12, 1, tzinfo=UTC)))
+    [backup] = store.claim_backups("w1", datetime(2026, 12, 1, tzinfo=UTC), 60, 10)
+    read_then_end = CoreWriter.active_backups
+
+    def backup_ends_meanwhile(writer: CoreWriter):  # noqa: ANN202 - the method it stands in for
+        found = read_then_end(writer)
+        backup.state, backup.completed_at = BackupState.SUCCESSFUL, datetime(2026, 12, 1, 0, 1, tzinfo=UTC)
+        assert store.save_backup(backup, "w1")  # another connection, committed before the intake's
+        assert store.triggers_of_backup(backup.id, TriggerState.ATTACHED) == []  # what its end completes
+        return found
+
+    monkeypatch.setattr(CoreWriter, "active_backups", backup_ends_meanwhile)
+    rider, created = store.add_trigger(trigger())
+
+    assert created and (rider.state, rider.backup_id) == (TriggerState.ATTACHED, backup.id)
+    assert [t.id for t in store.stranded_triggers(10)] == [rider.id]
+    monkeypatch.undo()
+    Worker(store, FakeSddc(), RecordingNotifier(), FakeClock(), WorkerConfig(), DeliveryPolicy()).run_once()
+    finished = store.get_trigger(rider.id)
+    assert finished is not None and finished.state is TriggerState.DONE and finished.backup_id == backup.id
     store.engine.dispose()
