@@ -345,7 +345,7 @@ def test_riding_at_intake_stores_new_riders_owing_nothing_attached_and_leaves_th
     assert created and (plain.state, plain.backup_id) == (TriggerState.ATTACHED, backup.id)
     twin, created = store.add_trigger(trigger(3, key="k2"))
     assert not created and twin.id == plain.id and twin.state is TriggerState.ATTACHED
-    submitting_slack = store.add_trigger(trigger(4, callback=slack))[0]  # not started: its "started" comes later
+    submitting_slack = store.add_trigger(trigger(4, callback=slack))[0]  # wants "started": the worker attaches it
     other_spec = store.add_trigger(trigger(5).model_copy(update={"spec": BackupSpec(
         elements=[BackupResource(resourceType="VCENTER")])}))[0]
     other_instance = store.add_trigger(trigger(6).model_copy(update={"instance": "vcf-02"}))[0]
@@ -358,16 +358,16 @@ def test_riding_at_intake_stores_new_riders_owing_nothing_attached_and_leaves_th
         update={"options": {ANNOUNCED_BACKUP: backup.id}})))[0]
     running_plain = store.add_trigger(trigger(10, callback=TARGET))[0]
 
-    for rider in (plain, submitting_slack, told, running_plain):
+    for rider in (plain, told, running_plain):
         stored = store.get_trigger(rider.id)
         assert stored is not None and (stored.state, stored.backup_id) == (TriggerState.ATTACHED, backup.id)
-    waiting = (before, other_spec, other_instance, reuse, owes_started)
+    waiting = (before, submitting_slack, other_spec, other_instance, reuse, owes_started)
     for left in waiting:
         stored = store.get_trigger(left.id)
         assert stored is not None and (stored.state, stored.backup_id) == (TriggerState.ACCEPTED, None)
     assert {t.id for t in store.accepted_triggers(20)} == {t.id for t in waiting}
     assert {t.id for t in store.triggers_of_backup(backup.id, TriggerState.ATTACHED)} == {
-        plain.id, submitting_slack.id, told.id, running_plain.id}  # what the backup's end completes
+        plain.id, told.id, running_plain.id}  # what the backup's end completes
     claimed.state, claimed.completed_at = BackupState.SUCCESSFUL, NOW
     assert store.save_backup(claimed, "w1")
     after = store.add_trigger(trigger(11))[0]

@@ -18,8 +18,8 @@ def trigger(**fields: object) -> Trigger:
     return Trigger(**{**values, **fields})  # type: ignore[arg-type]
 
 
-def running(backup_id: str = "bkp_1", instance: str = "default", *, in_progress: bool = True) -> ActiveBackup:
-    return ActiveBackup(backup_id, instance, default_spec().key(), in_progress)
+def running(backup_id: str = "bkp_1", instance: str = "default") -> ActiveBackup:
+    return ActiveBackup(backup_id, instance, default_spec().key())
 
 
 def test_a_trigger_matching_the_running_backup_with_nothing_owed_is_attached_to_it():
@@ -52,17 +52,15 @@ def test_fanouts_reuse_windows_and_skipped_triggers_never_ride_at_intake():
     assert skipped.state is TriggerState.SKIPPED and fanout.state is TriggerState.ACCEPTED
 
 
-def test_a_trigger_owed_a_started_message_rides_at_intake_only_before_the_backup_starts():
+def test_a_trigger_whose_callback_wants_a_started_message_rides_at_intake_only_if_told_of_that_backup():
     def slack(options: dict[str, object] | None = None) -> Trigger:
         return trigger(callback=CallbackTarget(kind="slack", url="https://hooks.slack.com/x", options=options or {}))
 
-    owes, told, told_of_another, submitting = (slack(), slack({ANNOUNCED_BACKUP: "bkp_1"}),
-                                               slack({ANNOUNCED_BACKUP: "bkp_0"}), slack())
+    owes, told, told_of_another = slack(), slack({ANNOUNCED_BACKUP: "bkp_1"}), slack({ANNOUNCED_BACKUP: "bkp_0"})
 
+    # Running or still being submitted alike: the worker attaches the others and sends their message.
     assert ride_at_intake([owes, told, told_of_another], [running()], SLACK) == [told]
     assert owes.state is TriggerState.ACCEPTED and told_of_another.state is TriggerState.ACCEPTED
-    # Not yet started: the "started" message goes to every attached trigger when it starts.
-    assert ride_at_intake([submitting], [running(in_progress=False)], SLACK) == [submitting]
 
 
 def test_unmark_puts_triggers_back_as_they_were_before_a_failed_commit():

@@ -7,6 +7,10 @@ the active backups once per batch and stores these riders attached, and nobody h
 worker for them. The rule is the worker's own for riders that need nothing of their own (see
 ``Store.attach_riders``): not a fan-out, no ``reuseIfNewerThan`` window, and no "started" message
 owed; the rest stay ACCEPTED for the worker loop.
+
+A trigger whose callback wants a "started" message is left to the worker even while the backup is
+still being submitted (when the worker's own attach takes it): the submit step owes that message to
+the triggers it can see attached, and on PostgreSQL a rider committed just after that read would miss it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ class ActiveBackup:
     id: str
     instance: str
     spec_key: str
-    in_progress: bool
 
 
 def ride_at_intake(new: Sequence[Trigger], active: Sequence[ActiveBackup],
@@ -40,7 +43,7 @@ def ride_at_intake(new: Sequence[Trigger], active: Sequence[ActiveBackup],
         if not may_ride(trigger):
             continue
         backup = by_target.get((trigger.instance, trigger.spec.key()))
-        if backup is None or (backup.in_progress and owes_started(trigger, backup.id, started_kinds)):
+        if backup is None or owes_started(trigger, backup.id, started_kinds):
             continue
         trigger.state, trigger.backup_id = TriggerState.ATTACHED, backup.id
         marked.append(trigger)

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
 from ...core.intake_riders import ActiveBackup
-from ...core.triggers import BackupState, Trigger
+from ...core.triggers import Trigger
 from . import rows
 from .schema import backups, triggers
 
@@ -63,9 +63,6 @@ class BatchWriter(Protocol):
     def active_backups(self) -> list[ActiveBackup]:
         """Every instance's active backup, read in the batch's transaction."""
         ...
-
-
-_IN_PROGRESS = BackupState.IN_PROGRESS.value
 
 
 def _keys(new: Sequence[Trigger]) -> list[Key]:
@@ -127,11 +124,10 @@ class CoreWriter(_LooksFirst):
         self.insert(triggers, [rows.trigger_row(t) for t in new])
 
     def active_backups(self) -> list[ActiveBackup]:
-        return [ActiveBackup(id_, instance, key, state == _IN_PROGRESS)
-                for id_, instance, key, state in self.conn.execute(_ACTIVE)]
+        return [ActiveBackup(*row) for row in self.conn.execute(_ACTIVE)]
 
 
-_ACTIVE = sa.select(backups.c.id, backups.c.instance, backups.c.spec_key, backups.c.state).where(
+_ACTIVE = sa.select(backups.c.id, backups.c.instance, backups.c.spec_key).where(
     backups.c.active_slot.is_not(None))
 _INSERT_FRESH = (postgresql.insert(triggers).on_conflict_do_nothing(index_elements=["caller", "dedupe_key"])
                  .returning(triggers.c.id))
@@ -139,7 +135,7 @@ _INSERT_FRESH = (postgresql.insert(triggers).on_conflict_do_nothing(index_elemen
 
 class SqliteWriter(_LooksFirst):
     _TAKEN = "SELECT id FROM triggers WHERE caller = ? AND dedupe_key = ?"
-    _ACTIVE = "SELECT id, instance, spec_key, state FROM backups WHERE active_slot IS NOT NULL"
+    _ACTIVE = "SELECT id, instance, spec_key FROM backups WHERE active_slot IS NOT NULL"
 
     def __init__(self, cursor: sqlite3.Cursor, insert_of: Callable[[sa.Table, Sequence[str]], _Insert]) -> None:
         self.cursor = cursor
@@ -160,8 +156,7 @@ class SqliteWriter(_LooksFirst):
         self.cursor.executemany(insert.sql, [insert.values(row) for row in rows])
 
     def active_backups(self) -> list[ActiveBackup]:
-        return [ActiveBackup(id_, instance, key, state == _IN_PROGRESS)
-                for id_, instance, key, state in self.cursor.execute(self._ACTIVE).fetchall()]
+        return [ActiveBackup(*row) for row in self.cursor.execute(self._ACTIVE).fetchall()]
 
     def insert_triggers(self, new: Sequence[Trigger]) -> None:
         if new:
