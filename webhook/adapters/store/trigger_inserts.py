@@ -18,6 +18,7 @@ from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
 
 from ...core.intake_riders import ActiveBackup
@@ -129,13 +130,13 @@ class CoreWriter(_LooksFirst):
 
 _ACTIVE = sa.select(backups.c.id, backups.c.instance, backups.c.spec_key).where(
     backups.c.active_slot.is_not(None))
+_ACTIVE_SQLITE = str(_ACTIVE.compile(dialect=sqlite_dialect.dialect()))  # the same read, as sqlite3 text
 _INSERT_FRESH = (postgresql.insert(triggers).on_conflict_do_nothing(index_elements=["caller", "dedupe_key"])
                  .returning(triggers.c.id))
 
 
 class SqliteWriter(_LooksFirst):
     _TAKEN = "SELECT id FROM triggers WHERE caller = ? AND dedupe_key = ?"
-    _ACTIVE = "SELECT id, instance, spec_key FROM backups WHERE active_slot IS NOT NULL"
 
     def __init__(self, cursor: sqlite3.Cursor, insert_of: Callable[[sa.Table, Sequence[str]], _Insert]) -> None:
         self.cursor = cursor
@@ -156,7 +157,7 @@ class SqliteWriter(_LooksFirst):
         self.cursor.executemany(insert.sql, [insert.values(row) for row in rows])
 
     def active_backups(self) -> list[ActiveBackup]:
-        return [ActiveBackup(*row) for row in self.cursor.execute(self._ACTIVE).fetchall()]
+        return [ActiveBackup(*row) for row in self.cursor.execute(_ACTIVE_SQLITE).fetchall()]
 
     def insert_triggers(self, new: Sequence[Trigger]) -> None:
         if new:
