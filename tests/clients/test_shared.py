@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from webhook.clients.http import ELEMENT_TYPES, ClientEnvironment, parse_duration
+from webhook.clients.http import (
+    ELEMENT_TYPES,
+    MIN_POLL_SECONDS,
+    ClientEnvironment,
+    parse_duration,
+    pause_after_early_answer,
+)
 from webhook.core.durations import parse_duration as service_parse_duration
 from webhook.core.validation import KNOWN_RESOURCE_TYPES
 
@@ -45,3 +51,28 @@ def test_clients_load_no_server_code():
     server = [m for m in modules if m.startswith(("webhook.core", "webhook.adapters", "webhook.web",
                                                   "webhook.settings", "webhook.app", "webhook.sources"))]
     assert server == []
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize(("answered_after", "deadline", "slept"), [
+    (0.01, 200.0, [MIN_POLL_SECONDS - 0.01]),  # not held: wait out the rest of the second
+    (MIN_POLL_SECONDS, 200.0, []),  # held for its wait: ask again at once
+    (0.5, 100.7, [0.2]),  # never past the caller's deadline
+    (0.5, 100.4, []),
+])
+def test_a_wait_answered_early_is_paced_to_one_ask_a_second(answered_after, deadline, slept):
+    clock = _Clock(100.0 + answered_after)
+    pause_after_early_answer(100.0, deadline, clock=clock, sleep=clock.sleep)
+    assert clock.slept == pytest.approx(slept)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,10 @@ ENV_CA_BUNDLE = "VCFBACKUP_TRIGGER_CA_BUNDLE"
 
 #: The BackupSpec resource types the service accepts (the service's own list is checked against this in the tests).
 ELEMENT_TYPES = ("SDDC_MANAGER",)
+
+
+#: The shortest time between two ``?wait=`` asks of one client (see :func:`pause_after_early_answer`).
+MIN_POLL_SECONDS = 1.0
 
 
 class ExitCode:
@@ -78,6 +83,19 @@ def error_text(errors: list[dict[str, Any]] | None) -> str:
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", re.IGNORECASE)
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def pause_after_early_answer(asked_at: float, deadline: float, *, clock: Callable[[], float] = time.monotonic,
+                             sleep: Callable[[float], None] = time.sleep) -> None:
+    """After a ``?wait=`` that came back unfinished: sleep out the rest of ``MIN_POLL_SECONDS`` since
+    ``asked_at`` (never past ``deadline``).
+
+    The service answers at once, unfinished, when all of its waiting slots are taken
+    (``VCFBACKUP_MAX_WAITERS``); asking again at once would poll it in a loop, on the very node that is busy.
+    """
+    rest = min(asked_at + MIN_POLL_SECONDS, deadline) - clock()
+    if rest > 0:
+        sleep(rest)
 
 
 def parse_duration(text: str) -> float:

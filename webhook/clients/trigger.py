@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from .http import ExitCode, error_body, error_text, session
+from .http import ExitCode, error_body, error_text, pause_after_early_answer, session
 
 __all__ = ["ExitCode", "TriggerClient", "TriggerOutcome"]
 
@@ -50,6 +50,7 @@ class TriggerClient:
             if remaining <= 0:
                 return TriggerOutcome(ExitCode.TIMED_OUT, view.get("backup") or view,
                                       f"gave up waiting after {timeout:.0f} s; the backup goes on: {view['statusUrl']}")
+            asked_at = time.monotonic()
             try:
                 response = self._request("GET", f"/v1/triggers/{view['id']}", wait=max(1.0, min(5.0, remaining)))
             except requests.RequestException as exc:
@@ -69,6 +70,8 @@ class TriggerClient:
             if line != last:
                 progress(line)
                 last = line
+            if view["state"] not in ("DONE", "SKIPPED"):
+                pause_after_early_answer(asked_at, deadline)
         return _finished(view, waited=wait)
 
 

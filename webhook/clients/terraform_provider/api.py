@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..http import ENV_TOKEN, error_body, session
+from ..http import ENV_TOKEN, error_body, pause_after_early_answer, session
 
 FINISHED = ("DONE", "SKIPPED")
 USER_AGENT = "terraform-provider-vcfbackup"
@@ -83,6 +83,7 @@ class ServiceApi:
             if remaining <= 0:
                 return view
             wait, chunk = max(1.0, min(chunk, remaining)), min(chunk * 2, 20.0)
+            asked_at = time.monotonic()
             try:
                 response = self._call("GET", f"/v1/triggers/{view['id']}", wait=wait)
             except Unreachable:
@@ -92,6 +93,8 @@ class ServiceApi:
                 time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
                 continue
             view = self._document(response, "follow the backup")
+            if view["state"] not in FINISHED:
+                pause_after_early_answer(asked_at, deadline)
         return view
 
     def trigger(self, trigger_id: str) -> dict[str, Any] | None:
