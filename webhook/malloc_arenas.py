@@ -1,7 +1,7 @@
 """Cap glibc's malloc arenas in the long-lived processes (``serve``, its gunicorn workers, ``worker``).
 
 glibc gives each thread that allocates under contention an arena of its own, up to 8 per core, and
-memory freed into one arena is not reused by the others: with 16 request threads and the worker's
+memory freed into one arena is not reused by the others: with the request threads and the worker's
 delivery and instance threads, peak RSS grows with the thread count, not with the work. Two arenas
 measured 3.7 MB less in the worker loop and 6.5 MB less in the gunicorn worker during the
 10,000-trigger storm (its timings within the run-to-run noise). A ``MALLOC_ARENA_MAX`` the operator

@@ -112,7 +112,12 @@ class ServiceSettings(BaseSettings):
     # acknowledgements at 64 connections in the bench). With PostgreSQL, more processes can pay off.
     web_workers: int = Field(1, description="gunicorn worker processes (with SQLite one batches every commit; "
                                             "with PostgreSQL more may help)")
-    web_threads: int = Field(16, description="Threads per gunicorn worker (waiting callers hold one)")
+    # Eight, not sixteen: one process runs Python on one core at a time, so more threads only interleave
+    # more requests at once and stretch each one. Measured on a saturated node (docs/performance.md,
+    # "The twelfth pass"): p99 at 64 connections 20-25 % lower on every endpoint, the same rate at 64
+    # connections and 3-9 % less at 16 (smaller group commits). A slow sender never holds a thread.
+    web_threads: int = Field(8, ge=1, le=256,
+                             description="Threads per gunicorn worker (waiting callers hold one)")
     public_url: str | None = Field(None, description="Base URL of this service as callers see it (for status links)")
     log_level: str = Field("INFO", description="Log level")
     metrics_dir: str | None = Field(None, description="Directory for multi-process metrics (serve sets it)")
