@@ -112,11 +112,12 @@ class ServiceSettings(BaseSettings):
     # acknowledgements at 64 connections in the bench). With PostgreSQL, more processes can pay off.
     web_workers: int = Field(1, description="gunicorn worker processes (with SQLite one batches every commit; "
                                             "with PostgreSQL more may help)")
-    # Eight, not sixteen: one process runs Python on one core at a time, so more threads only interleave
+    # Ten, not sixteen: one process runs Python on one core at a time, so more threads only interleave
     # more requests at once and stretch each one. Measured on a saturated node (docs/performance.md,
-    # "The twelfth pass"): p99 at 64 connections 20-25 % lower on every endpoint, the same rate at 64
-    # connections and 3-9 % less at 16 (smaller group commits). A slow sender never holds a thread.
-    web_threads: int = Field(8, ge=1, le=256,
+    # "The twelfth pass"): p99 at 64 connections about a quarter lower than with sixteen, nearly as low
+    # as with eight, whose smaller group commits cost some of the rate at 16 connections. A slow sender
+    # never holds a thread (gunicorn_worker), and ?wait= callers may hold half of them.
+    web_threads: int = Field(10, ge=1, le=256,
                              description="Threads per gunicorn worker (waiting callers hold one)")
     public_url: str | None = Field(None, description="Base URL of this service as callers see it (for status links)")
     log_level: str = Field("INFO", description="Log level")
