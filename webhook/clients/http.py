@@ -25,6 +25,9 @@ ENV_CA_BUNDLE = "VCFBACKUP_TRIGGER_CA_BUNDLE"
 ELEMENT_TYPES = ("SDDC_MANAGER",)
 
 
+#: The trigger states a wait ends on.
+FINISHED = ("DONE", "SKIPPED")
+
 #: The shortest time between two ``?wait=`` asks of one client (see :func:`pause_after_early_answer`).
 MIN_POLL_SECONDS = 1.0
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from .http import ExitCode, error_body, error_text, pause_after_early_answer, session
+from .http import FINISHED, ExitCode, error_body, error_text, pause_after_early_answer, session
 
 __all__ = ["ExitCode", "TriggerClient", "TriggerOutcome"]
 
@@ -45,7 +45,7 @@ class TriggerClient:
         view = response.json()
         progress(f"trigger {view['id']} accepted ({view['state']}); status: {view['statusUrl']}")
         last = ""
-        while wait and view["state"] not in ("DONE", "SKIPPED"):
+        while wait and view["state"] not in FINISHED:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return TriggerOutcome(ExitCode.TIMED_OUT, view.get("backup") or view,
@@ -70,7 +70,7 @@ class TriggerClient:
             if line != last:
                 progress(line)
                 last = line
-            if view["state"] not in ("DONE", "SKIPPED"):
+            if view["state"] not in FINISHED:
                 pause_after_early_answer(asked_at, deadline)
         return _finished(view, waited=wait)
 

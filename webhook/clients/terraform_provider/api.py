@@ -10,9 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..http import ENV_TOKEN, error_body, pause_after_early_answer, session
+from ..http import ENV_TOKEN, FINISHED, error_body, pause_after_early_answer, session
 
-FINISHED = ("DONE", "SKIPPED")
 USER_AGENT = "terraform-provider-vcfbackup"
 
 

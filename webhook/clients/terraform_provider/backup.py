@@ -16,8 +16,9 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from ..http import FINISHED
 from . import checks
-from .api import FINISHED, ServiceError
+from .api import ServiceError
 from .schema import DEFAULT_ELEMENTS, DEFAULT_TIMEOUT, backup_schema
 from .util import report, seconds
 
