@@ -9,20 +9,11 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import SIGNING_SECRET
+from tests.support.node import delivered_view
 
 
 def backups_started(simulator) -> int:
     return simulator.state.backups_started
-
-
-def delivered_view(node, auth, trigger_id: str, timeout: float = 10.0) -> dict:
-    """The trigger once its delivery is recorded (the receiver sees the POST a moment before that)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        view = requests.get(f"{node.url}/v1/triggers/{trigger_id}", headers=auth).json()
-        if view["deliveries"] and view["deliveries"][0]["state"] != "PENDING" or time.monotonic() > deadline:
-            return view
-        time.sleep(0.05)
 
 
 def test_trigger_ends_successful_with_signed_callback(node, simulator, receiver, auth):

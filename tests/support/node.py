@@ -10,9 +10,11 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from webhook.app import Services, build_store, build_worker, create_app
@@ -126,3 +128,13 @@ class ServeProcess:
             os.killpg(self.proc.pid, signal.SIGTERM)
             self.proc.wait(30)
         self.log.close()
+
+
+def delivered_view(node: Any, auth: dict[str, str], trigger_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The trigger once its delivery is recorded (the receiver sees the POST a moment before that)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        view = requests.get(f"{node.url}/v1/triggers/{trigger_id}", headers=auth).json()
+        if view["deliveries"] and view["deliveries"][0]["state"] != "PENDING" or time.monotonic() > deadline:
+            return view
+        time.sleep(0.05)

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.conftest import API_TOKEN
-from tests.support.node import InProcessNode
+from tests.support.node import InProcessNode, delivered_view
 
 UI_TOKEN = "ui-token-abcdefghijkl"
 PAGES = ("/ui/", "/ui/triggers", "/ui/health", "/ui/triggers?state=DONE&caller=ci")
@@ -138,6 +138,7 @@ def test_a_reason_is_shown_as_text_never_as_markup(ui_node):
 def test_views_show_what_the_api_shows(ui_node, receiver):
     bodies = [done_trigger(ui_node, reason=f"change {k}", callbackUrl=receiver.url()) for k in range(3)]
     receiver.wait_for(3)
+    delivered_view(ui_node, {"Authorization": f"Bearer {API_TOKEN}"}, bodies[-1]["id"])  # recorded, not only sent
     bearer = {"Authorization": f"Bearer {UI_TOKEN}"}
     api = requests.get(ui_node.url + "/v1/triggers?limit=2", headers={"Authorization": f"Bearer {API_TOKEN}"}).json()
     page = requests.get(ui_node.url + "/ui/triggers?limit=2", headers=bearer).text
