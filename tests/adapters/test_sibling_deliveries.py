@@ -17,13 +17,9 @@ SLACK = CallbackTarget(kind="slack", url="https://hooks.slack.com/x")
 class CountingStore(SqlStore):
     reads = 0
 
-    def deliveries_of_trigger(self, trigger_id):  # noqa: ANN001, ANN201
+    def delivery_outlines(self, trigger_ids):  # noqa: ANN001, ANN201
         self.reads += 1
-        return super().deliveries_of_trigger(trigger_id)
-
-    def deliveries_of_triggers(self, trigger_ids):  # noqa: ANN001, ANN201
-        self.reads += 1
-        return super().deliveries_of_triggers(trigger_ids)
+        return super().delivery_outlines(trigger_ids)
 
 
 def owed(store: SqlStore, n: int, event: DeliveryEvent = DeliveryEvent.STARTED) -> list[Delivery]:

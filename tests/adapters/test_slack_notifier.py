@@ -11,7 +11,14 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 from webhook.adapters.slack_notifier import MAX_POSTS, STARTED_MAX_POSTS, SlackNotifier
-from webhook.core.triggers import CallbackTarget, Delivery, DeliveryAttempt, DeliveryEvent, DeliveryState
+from webhook.core.triggers import (
+    CallbackTarget,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryEvent,
+    DeliveryOutline,
+    DeliveryState,
+)
 from webhook.sources import slack_messages
 from webhook.sources.slack import response_url_policy
 
@@ -29,8 +36,8 @@ class FakeStore:
     def __init__(self, *deliveries: Delivery) -> None:
         self.deliveries = list(deliveries)
 
-    def deliveries_of_trigger(self, trigger_id: str) -> list[Delivery]:
-        return [d for d in self.deliveries if d.trigger_id == trigger_id]
+    def delivery_outlines(self, trigger_ids: list[str]) -> dict[str, list[DeliveryOutline]]:
+        return {t: [DeliveryOutline.of(d) for d in self.deliveries if d.trigger_id == t] for t in trigger_ids}
 
 
 def delivery(url: str, event: DeliveryEvent = DeliveryEvent.COMPLETED, *, attempts: int = 0,

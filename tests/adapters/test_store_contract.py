@@ -23,6 +23,7 @@ from webhook.core.triggers import (
     Delivery,
     DeliveryAttempt,
     DeliveryEvent,
+    DeliveryOutline,
     DeliveryState,
     RecordedAttempt,
     Trigger,
@@ -185,6 +186,9 @@ def test_deliveries_are_claimed_when_due_and_attempts_are_appended(store: Store)
     assert first.state is DeliveryState.DELIVERED and [a.status_code for a in first.attempts] == [503, 200]
     assert retried.id == first.id and second.state is DeliveryState.PENDING
     assert {d.id for d in store.deliveries_of_triggers([owner.id, "trg_none"])[owner.id]} == {due.id, later.id}
+    outlines = store.delivery_outlines([owner.id, "trg_none"])
+    assert outlines == {owner.id: [DeliveryOutline.of(first), DeliveryOutline.of(second)], "trg_none": []}
+    assert outlines[owner.id][0].attempts == 2
 
 
 def test_a_cancelled_delivery_is_never_claimed_again(store: Store):

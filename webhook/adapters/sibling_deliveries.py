@@ -1,4 +1,4 @@
-"""A trigger's other deliveries, read for a whole batch of first attempts in one query.
+"""A trigger's other deliveries (their outlines), read for a whole batch of first attempts in one query.
 
 The Slack and run-task notifiers look at a trigger's other deliveries before they post (is the
 result already owed? how many of Slack's 5 posts are left?). Read per attempt, that was one store
@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 
 from ..core.ports import Store
-from ..core.triggers import Delivery
+from ..core.triggers import Delivery, DeliveryOutline
 
 MAX_AGE = 1.0
 
@@ -26,26 +26,26 @@ class SiblingDeliveries:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = threading.Lock()
-        self._read: dict[str, tuple[float, list[Delivery]]] = {}  # trigger id -> (when read, its deliveries)
+        self._read: dict[str, tuple[float, list[DeliveryOutline]]] = {}  # trigger id -> (when read, its deliveries)
 
     def prepare(self, deliveries: Sequence[Delivery]) -> None:
         ids = [d.trigger_id for d in deliveries if not d.attempts]
         if not ids:
             return
-        found = self.store.deliveries_of_triggers(ids)
+        found = self.store.delivery_outlines(ids)
         now = time.monotonic()
         with self._lock:
             for trigger_id in [k for k, (at, _) in self._read.items() if now - at > MAX_AGE]:
                 del self._read[trigger_id]  # never asked for (dropped, or sent elsewhere)
             self._read.update((trigger_id, (now, found.get(trigger_id, []))) for trigger_id in ids)
 
-    def of(self, delivery: Delivery) -> list[Delivery]:
+    def of(self, delivery: Delivery) -> list[DeliveryOutline]:
         """The trigger's deliveries other than this one."""
         with self._lock:
             entry = self._read.pop(delivery.trigger_id, None)
         if entry is not None and not delivery.attempts and time.monotonic() - entry[0] <= MAX_AGE:
             found = entry[1]
         else:
-            found = self.store.deliveries_of_trigger(delivery.trigger_id)
+            found = self.store.delivery_outlines([delivery.trigger_id])[delivery.trigger_id]
         return [d for d in found if d.id != delivery.id]
 

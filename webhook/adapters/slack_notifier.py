@@ -100,10 +100,10 @@ class SlackNotifier:
                 return 0, "the result is already owed, so the start message would arrive late; not sent"
             if any(d.state is DeliveryState.DELIVERED for d in other_started):
                 return 0, "the start message was already posted by another delivery; not sent again"
-            return STARTED_MAX_POSTS - own - sum(len(d.attempts) for d in other_started), _spent(True)
-        reserved = sum(len(d.attempts) if d.state is not DeliveryState.PENDING
-                       else max(len(d.attempts), STARTED_MAX_POSTS) for d in other_started)
-        used = own + sum(len(d.attempts) for d in others if d.event is DeliveryEvent.COMPLETED)
+            return STARTED_MAX_POSTS - own - sum(d.attempts for d in other_started), _spent(True)
+        reserved = sum(d.attempts if d.state is not DeliveryState.PENDING
+                       else max(d.attempts, STARTED_MAX_POSTS) for d in other_started)
+        used = own + sum(d.attempts for d in others if d.event is DeliveryEvent.COMPLETED)
         return MAX_POSTS - reserved - used, _spent(False)
 
 

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from .models import BackupSpec, BackupTask, Task
 from .status import BackupSummary, HealthSnapshot, OutcomeDay, SddcContact
-from .triggers import AttemptResult, Backup, Delivery, RecordedAttempt, Trigger, TriggerState
+from .triggers import AttemptResult, Backup, Delivery, DeliveryOutline, RecordedAttempt, Trigger, TriggerState
 from .views import RunningBackup
 
 
@@ -86,6 +86,7 @@ class Store(Protocol):
     # deliveries
     def deliveries_of_trigger(self, trigger_id: str) -> list[Delivery]: ...
     def deliveries_of_triggers(self, trigger_ids: Sequence[str]) -> dict[str, list[Delivery]]: ...
+    def delivery_outlines(self, trigger_ids: Sequence[str]) -> dict[str, list[DeliveryOutline]]: ...
     def add_deliveries(self, deliveries: Sequence[Delivery]) -> None: ...
     def claim_deliveries(self, owner: str, now: datetime, lease_seconds: float, limit: int) -> list[Delivery]: ...
     def record_attempts(self, owner: str, attempts: Sequence[RecordedAttempt]) -> None:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -156,6 +157,21 @@ class Delivery(Record):
     give_up_at: datetime
     delivered_at: datetime | None = None
     last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutline:
+    """What a notifier weighs of a trigger's other deliveries before it posts (Slack's budget, no
+    ``running`` after the final word): read without their bodies and targets, the bulk of a row."""
+
+    id: str
+    event: DeliveryEvent
+    state: DeliveryState
+    attempts: int
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryOutline:
+        return cls(delivery.id, delivery.event, delivery.state, len(delivery.attempts))
 
 
 class RecordedAttempt(Record):

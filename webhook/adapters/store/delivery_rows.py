@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from ...core.triggers import (
     Delivery,
     DeliveryEvent,
+    DeliveryOutline,
     DeliveryState,
     RecordedAttempt,
     Trigger,
@@ -58,6 +59,23 @@ class DeliveryRows(StoreBase):
         with self._tx() as conn:
             for row in conn.execute(query).mappings():
                 found[row["trigger_id"]].append(rows.delivery_of(row))
+        return found
+
+    def delivery_outlines(self, trigger_ids: Sequence[str]) -> dict[str, list[DeliveryOutline]]:
+        """Many triggers' deliveries without body or target, each list oldest first: what a notifier
+        weighs before it posts, at a fraction of decoding whole rows (a batch of run tasks' ``running``
+        messages spent 13% of the worker loop's CPU on those JSON columns)."""
+        if not trigger_ids:
+            return {}
+        columns = (deliveries.c.id, deliveries.c.trigger_id, deliveries.c.event, deliveries.c.state,
+                   deliveries.c.attempts)
+        query = (sa.select(*columns).where(deliveries.c.trigger_id.in_(set(trigger_ids)))
+                 .order_by(deliveries.c.created_at))
+        found: dict[str, list[DeliveryOutline]] = {trigger_id: [] for trigger_id in trigger_ids}
+        with self._tx() as conn:
+            for delivery_id, trigger_id, event, state, attempts in conn.execute(query):
+                found[trigger_id].append(DeliveryOutline(delivery_id, DeliveryEvent(event), DeliveryState(state),
+                                                         len(attempts or ())))
         return found
 
     def add_deliveries(self, owed: Sequence[Delivery]) -> None:
